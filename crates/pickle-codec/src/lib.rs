@@ -13,13 +13,15 @@
 //!   any frame, straight from the borrowed slice.
 //! * [`text`] decodes the textual arguments of protocol 0 ops when a consumer needs their value.
 
+#![forbid(unsafe_code)]
+
 pub mod error;
 pub mod op;
 pub mod read;
 pub mod text;
 pub mod write;
 
-pub use error::{CodecError, WriteError};
+pub use error::{CodecError, TextError, WriteError};
 pub use op::{opcode_name, Op};
 pub use read::Reader;
 pub use write::Writer;

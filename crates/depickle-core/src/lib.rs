@@ -1,0 +1,246 @@
+//! # depickle-core
+//!
+//! One conversion, start to finish: lift each pickle in the input, rewrite serializer helpers
+//! with their recipes, check that no serializer global survives, and emit. Files are read
+//! through a memory map and written to a temporary file in the destination directory that is
+//! renamed over the destination only once everything succeeded, so a refused or failed
+//! conversion never leaves a partial output and an in-place conversion never loses the original.
+
+use depickle_recipes::{serializer_family, Catalog, RecipeError};
+use pickle_ir::{Graph, LiftError, Node};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+/// Why a conversion failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvertError {
+    #[error("not a valid pickle: {0}")]
+    Lift(#[from] LiftError),
+    #[error("{0}")]
+    Recipe(#[from] RecipeError),
+    #[error("could not write the output: {0}")]
+    Emit(#[from] pickle_emit::EmitError),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the input is empty")]
+    Empty,
+}
+
+impl ConvertError {
+    /// Exit code family: 1 refused (serializer helper depickle cannot rewrite), 3 I/O, 4 bad input.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ConvertError::Recipe(_) => 1,
+            ConvertError::Io { .. } | ConvertError::Emit(_) => 3,
+            ConvertError::Lift(_) | ConvertError::Empty => 4,
+        }
+    }
+
+    /// What the user can do about it.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ConvertError::Recipe(RecipeError::UnknownHelper { .. }) => "this serializer helper has no recipe yet; `depickle catalog` lists the known ones",
+            ConvertError::Recipe(_) => "the pickle uses a serializer feature depickle cannot express with the standard library; nothing was written",
+            ConvertError::Lift(_) | ConvertError::Empty => "the file is not a pickle, or is truncated or corrupt; nothing was written",
+            ConvertError::Io { .. } | ConvertError::Emit(_) => "check the path, permissions and free disk space; nothing was written",
+        }
+    }
+}
+
+/// What a conversion found and did.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Report {
+    /// `converted`: helpers were rewritten; `self-contained`: nothing to do, output = input.
+    pub status: &'static str,
+    /// Number of pickles in the file (usually 1).
+    pub pickles: usize,
+    pub protocol: u8,
+    /// Serializer families whose helpers were found (`cloudpickle`, `dill`).
+    pub serializers: BTreeSet<String>,
+    /// `module.name` of each helper rewritten, with counts.
+    pub helpers_rewritten: std::collections::BTreeMap<String, u64>,
+    /// Every global the output imports at load time.
+    pub output_globals: BTreeSet<String>,
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+}
+
+/// Convert pickle bytes, writing the result to `out`. On error nothing useful was written to
+/// `out` beyond what already succeeded; callers writing files use [`convert_file`], which only
+/// publishes complete outputs.
+pub fn convert_bytes<W: Write>(
+    data: &[u8],
+    out: W,
+    catalog: &Catalog,
+) -> Result<(W, Report), ConvertError> {
+    let graphs = lift_all(data)?;
+    let mut report = Report {
+        input_bytes: data.len() as u64,
+        pickles: graphs.len(),
+        ..Report::default()
+    };
+    let mut any = false;
+    for g in &graphs {
+        report.protocol = report.protocol.max(g.protocol);
+        let found = serializer_globals(g);
+        any |= !found.is_empty();
+        report.serializers.extend(found);
+    }
+    let mut out = CountingWriter {
+        inner: out,
+        count: 0,
+    };
+    if !any {
+        report.status = "self-contained";
+        for g in &graphs {
+            report.output_globals.extend(globals_of(g));
+        }
+        out.write_all(data).map_err(|e| ConvertError::Io {
+            path: "<output>".into(),
+            source: e,
+        })?;
+    } else {
+        report.status = "converted";
+        let mut rewritten = Vec::with_capacity(graphs.len());
+        for mut g in graphs {
+            let stats = depickle_recipes::rewrite(&mut g, catalog)?;
+            for (k, v) in stats.helpers {
+                *report.helpers_rewritten.entry(k).or_default() += v;
+            }
+            report.output_globals.extend(globals_of(&g));
+            rewritten.push(g);
+        }
+        for g in &rewritten {
+            let (w, _) = pickle_emit::emit(g, out)?;
+            out = w;
+        }
+    }
+    report.output_bytes = out.count;
+    Ok((out.inner, report))
+}
+
+/// Lift every pickle in the input (files may hold several, written one after another).
+pub fn lift_all(data: &[u8]) -> Result<Vec<Graph<'_>>, ConvertError> {
+    if data.is_empty() {
+        return Err(ConvertError::Empty);
+    }
+    let mut graphs = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let g = pickle_ir::lift(data, start)?;
+        start = g.end;
+        graphs.push(g);
+    }
+    Ok(graphs)
+}
+
+/// Serializer families named by any global of the graph (reachable or not).
+pub fn serializer_globals(g: &Graph<'_>) -> BTreeSet<String> {
+    g.nodes
+        .iter()
+        .filter_map(|n| match n {
+            Node::Global { module, .. } | Node::Inst { module, .. } => {
+                serializer_family(module).map(String::from)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `module.name` of every global reachable from the root.
+pub fn globals_of(g: &Graph<'_>) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    g.walk_uses(|u| match g.node(u.node) {
+        Node::Global { module, name } | Node::Inst { module, name, .. } => {
+            out.insert(format!("{module}.{name}"));
+        }
+        _ => {}
+    });
+    out
+}
+
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Map a file for reading (empty files are read as an empty slice: mapping them fails).
+pub fn map_file(path: &Path) -> Result<Input, ConvertError> {
+    let io = |e| ConvertError::Io {
+        path: path.display().to_string(),
+        source: e,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = file.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(Input::Owned(Vec::new()));
+    }
+    // SAFETY: the map is read-only; a concurrent truncation of the input by another process can
+    // fault the read, as with every mmap-based tool (documented in docs/architecture.md).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    Ok(Input::Mapped(map))
+}
+
+/// Input bytes: a memory map of a file, or bytes read from a stream.
+pub enum Input {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Input {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Input::Mapped(m) => m,
+            Input::Owned(v) => v,
+        }
+    }
+}
+
+/// Convert `data` into the file `dest`: written to a temporary file beside it, flushed and
+/// synced, then renamed over `dest`. On any error the temporary file is removed and `dest` is
+/// untouched (so converting a file onto itself never loses it).
+pub fn convert_to_file(
+    data: &[u8],
+    dest: &Path,
+    catalog: &Catalog,
+) -> Result<Report, ConvertError> {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let io = |e| ConvertError::Io {
+        path: dest.display().to_string(),
+        source: e,
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".depickle-")
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    let writer = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let (writer, report) = convert_bytes(data, writer, catalog)?;
+    let tmp = writer.into_inner().map_err(|e| io(e.into_error()))?;
+    tmp.as_file().sync_all().map_err(io)?;
+    if let Ok(meta) = std::fs::metadata(dest) {
+        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
+    }
+    tmp.persist(dest).map_err(|e| io(e.error))?;
+    Ok(report)
+}

@@ -1,0 +1,432 @@
+//! # pickle-emit
+//!
+//! Writes a [`pickle_ir::Graph`] as a pickle with `pickle-codec`'s [`Writer`].
+//!
+//! Why it looks like this: the graph records, for every use of a value, the effects that ran
+//! around it, so emitting uses in traversal order replays the input program in its own order.
+//! A node is created at its first use and fetched from the memo afterwards; only nodes used more
+//! than once are memoized. Lists, dicts and sets are created empty, memoized, then filled, so
+//! cycles through them work exactly as in CPython's pickler. The traversal runs on an explicit
+//! task stack: inputs nest hundreds of thousands deep.
+//!
+//! The output keeps the input's protocol. Constructs a low protocol lacks are spelled with
+//! older opcodes (`MARK … TUPLE` for `TUPLE2`, `getattr` for dotted global names below 4).
+
+use pickle_codec::{Op, WriteError, Writer};
+use pickle_ir::{Effect, Graph, Node, NodeId, Scalar, Use};
+use std::io::Write;
+
+/// Why a graph could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum EmitError {
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("byte {offset}: value refers to itself while it is being built (node {node})")]
+    ConstructionCycle { offset: u64, node: u32 },
+    #[error("byte {offset}: {what} cannot be written at protocol {protocol}")]
+    NeedsProtocol {
+        offset: u64,
+        what: &'static str,
+        protocol: u8,
+    },
+}
+
+/// What happened while emitting, for reports.
+#[derive(Debug, Default, Clone)]
+pub struct EmitStats {
+    pub memo_entries: u32,
+    pub nodes_written: u64,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum State {
+    New,
+    Building,
+    Done,
+}
+
+enum Task<'g> {
+    Use(Use),
+    Value(NodeId),
+    /// Node construction finished: memoize if shared, mark done.
+    Done(NodeId),
+    /// A fillable container was created empty: memoize and mark done before its items.
+    Created(NodeId),
+    Op(Op<'g>),
+    /// `module.name` with the opcode the protocol allows.
+    Global(&'g str, &'g str),
+    /// A constant string (attribute names of dotted globals below protocol 4).
+    Str(&'g str),
+    /// APPENDS/SETITEMS/ADDITEMS over a batch, or per-item ops at protocol 0.
+    Items {
+        kind: Fill,
+        uses: Vec<Use>,
+    },
+}
+
+#[derive(Clone, Copy)]
+enum Fill {
+    Append,
+    SetItems,
+    AddItems,
+}
+
+/// Emit `graph` to `out` at the graph's own protocol.
+pub fn emit<W: Write>(graph: &Graph<'_>, out: W) -> Result<(W, EmitStats), EmitError> {
+    emit_at(graph, out, graph.protocol)
+}
+
+/// Emit `graph` to `out` at `protocol`.
+pub fn emit_at<W: Write>(
+    graph: &Graph<'_>,
+    out: W,
+    protocol: u8,
+) -> Result<(W, EmitStats), EmitError> {
+    let mut e = Emitter {
+        graph,
+        w: Writer::new(out, protocol)?,
+        protocol,
+        counts: graph.use_counts(),
+        state: vec![State::New; graph.nodes.len()],
+        memo: vec![u32::MAX; graph.nodes.len()],
+        stats: EmitStats::default(),
+    };
+    e.run()?;
+    e.w.stop()?;
+    let stats = e.stats;
+    Ok((e.w.finish()?, stats))
+}
+
+struct Emitter<'g, 'a, W: Write> {
+    graph: &'g Graph<'a>,
+    w: Writer<W>,
+    protocol: u8,
+    counts: Vec<u32>,
+    state: Vec<State>,
+    memo: Vec<u32>,
+    stats: EmitStats,
+}
+
+impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
+    fn run(&mut self) -> Result<(), EmitError> {
+        let graph = self.graph;
+        let mut tasks: Vec<Task<'g>> = vec![Task::Use(graph.root)];
+        // Tasks are popped LIFO, so each expansion pushes its steps in reverse; `seq` collects
+        // them in execution order first for readability.
+        let mut seq: Vec<Task<'g>> = Vec::new();
+        while let Some(task) = tasks.pop() {
+            match task {
+                Task::Use(u) => {
+                    let fx = graph.effects_of(u);
+                    for e in &fx.before {
+                        Self::effect_tasks(e, &mut seq);
+                    }
+                    seq.push(Task::Value(u.node));
+                    for e in &fx.after {
+                        Self::effect_tasks(e, &mut seq);
+                    }
+                }
+                Task::Value(id) => self.value(id, &mut seq)?,
+                Task::Done(id) => self.finish(id)?,
+                Task::Created(id) => self.finish(id)?,
+                Task::Op(op) => self.w.op(&op)?,
+                Task::Global(module, name) => self.w.global(module, name)?,
+                Task::Str(text) => self.w.str(text)?,
+                Task::Items { kind, uses } => self.items(kind, uses, &mut seq),
+            }
+            tasks.extend(seq.drain(..).rev());
+        }
+        Ok(())
+    }
+
+    fn effect_tasks(e: &'g Effect, seq: &mut Vec<Task<'g>>) {
+        match e {
+            Effect::Eval(u) => {
+                seq.push(Task::Use(*u));
+                seq.push(Task::Op(Op::Pop));
+            }
+            Effect::Build(u) => {
+                seq.push(Task::Use(*u));
+                seq.push(Task::Op(Op::Build));
+            }
+            Effect::Append(items) => {
+                seq.push(Task::Items {
+                    kind: Fill::Append,
+                    uses: items.clone(),
+                });
+            }
+            Effect::AddItems(items) => {
+                seq.push(Task::Items {
+                    kind: Fill::AddItems,
+                    uses: items.clone(),
+                });
+            }
+            Effect::SetItems(pairs) => {
+                let uses = pairs.iter().flat_map(|(k, v)| [*k, *v]).collect();
+                seq.push(Task::Items {
+                    kind: Fill::SetItems,
+                    uses,
+                });
+            }
+        }
+    }
+
+    /// Fill the container on top of the stack with `uses`.
+    fn items(&mut self, kind: Fill, uses: Vec<Use>, seq: &mut Vec<Task<'g>>) {
+        if uses.is_empty() {
+            return;
+        }
+        let per_item = match kind {
+            Fill::Append => Op::Append,
+            Fill::SetItems => Op::SetItem,
+            Fill::AddItems => Op::AddItems,
+        };
+        let batch = match kind {
+            Fill::Append => Op::Appends,
+            Fill::SetItems => Op::SetItems,
+            Fill::AddItems => Op::AddItems,
+        };
+        let step = if matches!(kind, Fill::SetItems) { 2 } else { 1 };
+        if self.protocol == 0 || (uses.len() == step && !matches!(kind, Fill::AddItems)) {
+            for chunk in uses.chunks(step) {
+                seq.extend(chunk.iter().map(|u| Task::Use(*u)));
+                seq.push(Task::Op(per_item));
+            }
+        } else {
+            seq.push(Task::Op(Op::Mark));
+            seq.extend(uses.into_iter().map(Task::Use));
+            seq.push(Task::Op(batch));
+        }
+    }
+
+    fn finish(&mut self, id: NodeId) -> Result<(), EmitError> {
+        let i = id.index();
+        self.state[i] = State::Done;
+        self.stats.nodes_written += 1;
+        if self.counts[i] >= 2 {
+            self.memo[i] = self.w.memoize()?;
+            self.stats.memo_entries += 1;
+        }
+        Ok(())
+    }
+
+    fn tuple_tasks(&self, items: &[Use], seq: &mut Vec<Task<'g>>) {
+        let short = self.protocol >= 2 && items.len() <= 3;
+        if items.is_empty() {
+            seq.push(Task::Op(Op::EmptyTuple));
+            return;
+        }
+        if !short {
+            seq.push(Task::Op(Op::Mark));
+        }
+        seq.extend(items.iter().map(|u| Task::Use(*u)));
+        seq.push(Task::Op(match (short, items.len()) {
+            (true, 1) => Op::Tuple1,
+            (true, 2) => Op::Tuple2,
+            (true, _) => Op::Tuple3,
+            _ => Op::Tuple,
+        }));
+    }
+
+    fn value(&mut self, id: NodeId, seq: &mut Vec<Task<'g>>) -> Result<(), EmitError> {
+        let i = id.index();
+        match self.state[i] {
+            State::Done => {
+                // Shared nodes were memoized when created (use count >= 2 covers this use).
+                self.w.get(self.memo[i])?;
+                return Ok(());
+            }
+            State::Building => {
+                return Err(EmitError::ConstructionCycle {
+                    offset: self.graph.offset(id),
+                    node: id.0,
+                });
+            }
+            State::New => self.state[i] = State::Building,
+        }
+        let graph: &'g Graph<'a> = self.graph;
+        let node = graph.node(id);
+        match node {
+            Node::Const(op) => {
+                self.w.op(op)?;
+                self.finish(id)?;
+            }
+            Node::Value(s) => {
+                self.scalar(id, s)?;
+                self.finish(id)?;
+            }
+            Node::Global { module, name } => {
+                self.global(module, name, seq);
+                seq.push(Task::Done(id));
+            }
+            Node::DynGlobal { module, name } => {
+                seq.push(Task::Use(*module));
+                seq.push(Task::Use(*name));
+                seq.push(Task::Op(Op::StackGlobal));
+                seq.push(Task::Done(id));
+            }
+            Node::Tuple(items) => {
+                self.tuple_tasks(items, seq);
+                seq.push(Task::Done(id));
+            }
+            Node::FrozenSet(items) => {
+                seq.push(Task::Op(Op::Mark));
+                seq.extend(items.iter().map(|u| Task::Use(*u)));
+                seq.push(Task::Op(Op::FrozenSet));
+                seq.push(Task::Done(id));
+            }
+            Node::List(items) => {
+                if self.protocol == 0 {
+                    seq.push(Task::Op(Op::Mark));
+                    seq.push(Task::Op(Op::List));
+                } else {
+                    seq.push(Task::Op(Op::EmptyList));
+                }
+                seq.push(Task::Created(id));
+                seq.push(Task::Items {
+                    kind: Fill::Append,
+                    uses: items.clone(),
+                });
+            }
+            Node::Dict(pairs) => {
+                if self.protocol == 0 {
+                    seq.push(Task::Op(Op::Mark));
+                    seq.push(Task::Op(Op::Dict));
+                } else {
+                    seq.push(Task::Op(Op::EmptyDict));
+                }
+                seq.push(Task::Created(id));
+                let uses = pairs.iter().flat_map(|(k, v)| [*k, *v]).collect();
+                seq.push(Task::Items {
+                    kind: Fill::SetItems,
+                    uses,
+                });
+            }
+            Node::Set(items) => {
+                seq.push(Task::Op(Op::EmptySet));
+                seq.push(Task::Created(id));
+                seq.push(Task::Items {
+                    kind: Fill::AddItems,
+                    uses: items.clone(),
+                });
+            }
+            Node::Call { func, args } => {
+                seq.push(Task::Use(*func));
+                seq.push(Task::Use(*args));
+                seq.push(Task::Op(Op::Reduce));
+                seq.push(Task::Done(id));
+            }
+            Node::NewObj { cls, args } => {
+                seq.push(Task::Use(*cls));
+                seq.push(Task::Use(*args));
+                seq.push(Task::Op(Op::NewObj));
+                seq.push(Task::Done(id));
+            }
+            Node::NewObjEx { cls, args, kwargs } => {
+                seq.push(Task::Use(*cls));
+                seq.push(Task::Use(*args));
+                seq.push(Task::Use(*kwargs));
+                seq.push(Task::Op(Op::NewObjEx));
+                seq.push(Task::Done(id));
+            }
+            Node::Obj { cls, args } => {
+                seq.push(Task::Op(Op::Mark));
+                seq.push(Task::Use(*cls));
+                seq.extend(args.iter().map(|u| Task::Use(*u)));
+                seq.push(Task::Op(Op::Obj));
+                seq.push(Task::Done(id));
+            }
+            Node::Inst { module, name, args } => {
+                seq.push(Task::Op(Op::Mark));
+                seq.extend(args.iter().map(|u| Task::Use(*u)));
+                seq.push(Task::Op(Op::Inst {
+                    module: module.as_bytes(),
+                    name: name.as_bytes(),
+                }));
+                seq.push(Task::Done(id));
+            }
+            Node::PersId(line) => {
+                self.w.op(&Op::PersId(line))?;
+                self.finish(id)?;
+            }
+            Node::BinPersId(u) => {
+                seq.push(Task::Use(*u));
+                seq.push(Task::Op(Op::BinPersId));
+                seq.push(Task::Done(id));
+            }
+            Node::Ext(code) => {
+                let op = match *code {
+                    c @ 0..=0xff => Op::Ext1(c as u8),
+                    c @ 0x100..=0xffff => Op::Ext2(c as u16),
+                    c => Op::Ext4(c as i32),
+                };
+                self.w.op(&op)?;
+                self.finish(id)?;
+            }
+            Node::NextBuffer => {
+                self.w.op(&Op::NextBuffer)?;
+                self.finish(id)?;
+            }
+            Node::ReadonlyBuffer(u) => {
+                seq.push(Task::Use(*u));
+                seq.push(Task::Op(Op::ReadonlyBuffer));
+                seq.push(Task::Done(id));
+            }
+            Node::Block { stmts, value } => {
+                for s in stmts {
+                    seq.push(Task::Use(*s));
+                    seq.push(Task::Op(Op::Pop));
+                }
+                seq.push(Task::Use(*value));
+                seq.push(Task::Done(id));
+            }
+        }
+        Ok(())
+    }
+
+    /// Protocols below 4 cannot look up dotted names: spell `m.a.b` as
+    /// `getattr(getattr(m.a, 'b'))`-style REDUCE chains over `builtins.getattr`.
+    fn global(&self, module: &'g str, name: &'g str, seq: &mut Vec<Task<'g>>) {
+        if self.protocol >= 4 || !name.contains('.') {
+            seq.push(Task::Global(module, name));
+            return;
+        }
+        let mut parts = name.split('.');
+        let first = parts.next().unwrap_or(name);
+        let rest: Vec<&'g str> = parts.collect();
+        let short = self.protocol >= 2;
+        // One `getattr(obj, attr)` call per attribute; the calls open outermost first.
+        for _ in &rest {
+            seq.push(Task::Global("builtins", "getattr"));
+            if !short {
+                seq.push(Task::Op(Op::Mark));
+            }
+        }
+        seq.push(Task::Global(module, first));
+        for attr in rest {
+            seq.push(Task::Str(attr));
+            seq.push(Task::Op(if short { Op::Tuple2 } else { Op::Tuple }));
+            seq.push(Task::Op(Op::Reduce));
+        }
+    }
+
+    fn scalar(&mut self, id: NodeId, s: &Scalar<'_>) -> Result<(), EmitError> {
+        match s {
+            Scalar::None => self.w.none()?,
+            Scalar::Bool(b) => self.w.bool(*b)?,
+            Scalar::Int(v) => self.w.int_i64(*v)?,
+            Scalar::Str(t) => self.w.str(t)?,
+            Scalar::Bytes(b) => {
+                if self.protocol < 3 {
+                    return Err(EmitError::NeedsProtocol {
+                        offset: self.graph.offset(id),
+                        what: "a bytes constant made by a rewrite",
+                        protocol: self.protocol,
+                    });
+                }
+                self.w.bytes(b)?
+            }
+        }
+        Ok(())
+    }
+}

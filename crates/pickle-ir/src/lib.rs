@@ -1,0 +1,11 @@
+//! # pickle-ir
+//!
+//! The middle of depickle's pipeline: [`lift`] turns an opcode stream (from `pickle-codec`) into a
+//! [`Graph`] of values with sharing, cycles and ordered side effects; rewriting passes edit the
+//! graph; `pickle-emit` writes it back out. See `graph` for why effects live on uses.
+
+pub mod graph;
+pub mod lift;
+
+pub use graph::{const_op_str, Effect, FxId, Graph, Name, Node, NodeId, Scalar, Use, UseEffects};
+pub use lift::{lift, lift_with, LiftError, LiftLimits};
