@@ -281,6 +281,14 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
     /// evaluated right away (in the input's order) so dropping or reordering them in the recipe
     /// cannot drop or reorder work.
     pub fn view(&mut self, u: Use) -> Value {
+        self.view_at(u, 0)
+    }
+
+    /// Containers nested deeper than this are left dynamic: recipes never look that deep, and
+    /// hostile inputs must not turn nesting into native recursion.
+    const MAX_VIEW_DEPTH: usize = 32;
+
+    fn view_at(&mut self, u: Use, depth: usize) -> Value {
         let has_fx = self.s.graph.has_effects(u);
         let count = self
             .s
@@ -313,18 +321,18 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                     return Value::global(module, name);
                 }
                 Node::Block { stmts, value } if stmts.is_empty() => {
-                    return self.view(*value);
+                    return self.view_at(*value, depth + 1);
                 }
                 _ => {}
             }
-            if count <= 1 {
+            if count <= 1 && depth < Self::MAX_VIEW_DEPTH {
                 match &node {
                     Node::Tuple(items) => {
-                        let vs = items.iter().map(|x| self.view(*x)).collect();
+                        let vs = items.iter().map(|x| self.view_at(*x, depth + 1)).collect();
                         return Value::tuple(vs);
                     }
                     Node::List(items) => {
-                        let vs = items.iter().map(|x| self.view(*x)).collect();
+                        let vs = items.iter().map(|x| self.view_at(*x, depth + 1)).collect();
                         return Value::list(vs);
                     }
                     Node::Dict(pairs) => {
@@ -337,8 +345,8 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                         }
                         if ok {
                             for (k, x) in pairs {
-                                let kv = self.view(*k);
-                                let xv = self.view(*x);
+                                let kv = self.view_at(*k, depth + 1);
+                                let xv = self.view_at(*x, depth + 1);
                                 out.push((kv, xv));
                             }
                             return Value::dict(out);
@@ -668,10 +676,12 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             Value::Dict(d) => d.borrow().iter().map(|(k, _)| k.clone()).collect(),
             Value::Lazy(l) => l.items.clone(),
             Value::Str(s) => s.chars().map(|c| Value::str(&c.to_string())).collect(),
-            other => return refuse(format!(
+            other => {
+                return refuse(format!(
                 "cannot iterate over {} while converting (its length is only known at load time)",
                 other.describe()
-            )),
+            ))
+            }
         })
     }
 
