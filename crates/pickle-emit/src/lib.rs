@@ -47,6 +47,9 @@ enum State {
 
 enum Task<'g> {
     Use(Use),
+    /// Evaluate a use for its effect and discard the value; skipped when it would only fetch an
+    /// already-built value from the memo.
+    Stmt(Use),
     Value(NodeId),
     /// Node construction finished: memoize if shared, mark done.
     Done(NodeId),
@@ -126,6 +129,13 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                         Self::effect_tasks(e, &mut seq);
                     }
                 }
+                Task::Stmt(u) => {
+                    let done = self.state[u.node.index()] == State::Done;
+                    if !(done && !graph.has_effects(u)) {
+                        seq.push(Task::Use(u));
+                        seq.push(Task::Op(Op::Pop));
+                    }
+                }
                 Task::Value(id) => self.value(id, &mut seq)?,
                 Task::Done(id) => self.finish(id)?,
                 Task::Created(id) => self.finish(id)?,
@@ -141,10 +151,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
 
     fn effect_tasks(e: &'g Effect, seq: &mut Vec<Task<'g>>) {
         match e {
-            Effect::Eval(u) => {
-                seq.push(Task::Use(*u));
-                seq.push(Task::Op(Op::Pop));
-            }
+            Effect::Eval(u) => seq.push(Task::Stmt(*u)),
             Effect::Build(u) => {
                 seq.push(Task::Use(*u));
                 seq.push(Task::Op(Op::Build));
@@ -213,7 +220,12 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
     fn tuple_tasks(&self, items: &[Use], seq: &mut Vec<Task<'g>>) {
         let short = self.protocol >= 2 && items.len() <= 3;
         if items.is_empty() {
-            seq.push(Task::Op(Op::EmptyTuple));
+            if self.protocol == 0 {
+                seq.push(Task::Op(Op::Mark));
+                seq.push(Task::Op(Op::Tuple));
+            } else {
+                seq.push(Task::Op(Op::EmptyTuple));
+            }
             return;
         }
         if !short {
@@ -373,10 +385,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 seq.push(Task::Done(id));
             }
             Node::Block { stmts, value } => {
-                for s in stmts {
-                    seq.push(Task::Use(*s));
-                    seq.push(Task::Op(Op::Pop));
-                }
+                seq.extend(stmts.iter().map(|s| Task::Stmt(*s)));
                 seq.push(Task::Use(*value));
                 seq.push(Task::Done(id));
             }

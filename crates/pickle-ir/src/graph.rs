@@ -233,7 +233,7 @@ pub struct Graph<'a> {
     pub effects: Vec<UseEffects>,
     /// The value STOP returns.
     pub root: Use,
-    /// Protocol declared by the input (0 when it has no PROTO opcode).
+    /// Protocol of the input: the PROTO opcode's, or the highest any opcode needs.
     pub protocol: u8,
     /// Offset just past the STOP opcode.
     pub end: usize,

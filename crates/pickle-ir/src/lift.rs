@@ -305,8 +305,10 @@ impl<'a> Lifter<'a> {
             let Some((offset, op)) = self.reader.next_op()? else {
                 break;
             };
+            // Protocol 1 has no PROTO opcode: the protocol is the highest any opcode needs.
+            self.graph.protocol = self.graph.protocol.max(op.min_protocol());
             match op {
-                Op::Proto(v) => self.graph.protocol = v,
+                Op::Proto(v) => self.graph.protocol = self.graph.protocol.max(v),
                 Op::Frame(_) => {}
                 Op::Stop => {
                     let found = self.stack.len();
