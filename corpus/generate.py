@@ -74,6 +74,12 @@ def run_probe(vpython, files, unpickler, loader, workdir):
     return json.loads(outfile.read_text())
 
 
+def rewrite_manifests():
+    """Re-serialize every manifest in the current format (no regeneration)."""
+    for path in sorted(CORPUS.glob("*/*/py3.*/manifest.json")):
+        write_manifest(path, json.loads(path.read_text()))
+
+
 def write_manifest(path, manifest):
     """One entry per line: compact, yet diffable."""
     head = {k: v for k, v in manifest.items() if k not in ("entries", "unsupported", "aliases")}
@@ -84,7 +90,8 @@ def write_manifest(path, manifest):
         items = manifest.get(key, [])
         parts.append(" %s: [" % json.dumps(key))
         for i, item in enumerate(items):
-            parts.append("  " + json.dumps(item, sort_keys=True) + ("," if i + 1 < len(items) else ""))
+            parts.append(json.dumps(item, sort_keys=True, separators=(",", ":"))
+                         + ("," if i + 1 < len(items) else ""))
         parts.append(" ]" + ("," if key != "entries" else ""))
     parts.append("}")
     text = "\n".join(parts) + "\n"
@@ -224,7 +231,7 @@ def make_samples():
                        "python": "3.11", "protocol": "default",
                        "protocol_number": cat["default_protocol"],
                        "setting": "default" if serializer == "dill" else None, "expected": exp}
-    (samples / "manifest.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
+    (samples / "expected.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
     log("samples written")
 
 
@@ -288,7 +295,12 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--only", default="", help="comma list of catalog objects (debugging)")
     ap.add_argument("--no-samples", action="store_true")
+    ap.add_argument("--rewrite-manifests", action="store_true",
+                    help="only re-serialize the existing manifests, then exit")
     a = ap.parse_args(argv)
+    if a.rewrite_manifests:
+        rewrite_manifests()
+        return 0
 
     sers = [s for s in a.serializer.split(",") if s]
     for s in sers:
