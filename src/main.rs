@@ -1,7 +1,10 @@
 //! The `depickle` command line. Argument parsing and presentation only; the work is in
 //! `depickle-core`.
 
+mod inspect;
+
 use clap::{Parser, Subcommand};
+use depickle_batch::{BatchReport, Kind, Status, Target};
 use depickle_core::{ConvertError, Report};
 use depickle_recipes::Catalog;
 use std::io::{Read, Write};
@@ -11,6 +14,9 @@ use std::process::ExitCode;
 const EXAMPLES: &str = "\
 Examples:
   depickle model.pkl -o model.std.pkl      convert one file
+  depickle models/ -o models.std/          convert a tree (pickles converted, other files copied)
+  depickle models/ --in-place --jobs 4     rewrite every pickle of a tree in place
+  depickle model.pt -o model.std.pt        PyTorch zip checkpoint, gzip/bz2/xz pickles too
   depickle model.pkl --in-place            replace the file (atomically; the original survives any failure)
   cat model.pkl | depickle - -o - > out.pkl
   depickle model.pkl -o out.pkl --json     machine-readable report on stdout
@@ -19,7 +25,7 @@ Examples:
   depickle catalog                         the serializer helpers depickle can rewrite
 
 Exit codes: 0 ok, 1 refused (a helper or state depickle cannot rewrite faithfully),
-2 usage, 3 I/O error, 4 not a valid pickle.";
+2 usage, 3 I/O error, 4 not a valid pickle. A batch exits non-zero when any file failed.";
 
 /// Make cloudpickle and dill pickles loadable with only the Python standard library.
 ///
@@ -31,7 +37,7 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// Pickle file to convert, or `-` for standard input.
+    /// Pickle file or directory to convert, or `-` for standard input.
     input: Option<PathBuf>,
 
     /// Where to write the converted pickle (`-` for standard output).
@@ -46,22 +52,30 @@ struct Cli {
     #[arg(long)]
     json: bool,
 
-    /// Print nothing but errors.
+    /// Print nothing but errors (no progress bar, no summary table).
     #[arg(short, long)]
     quiet: bool,
+
+    /// Files converted in parallel in batch mode (default: one per core).
+    #[arg(short, long, value_name = "N")]
+    jobs: Option<usize>,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Exit 1 if any pickle still needs cloudpickle or dill to load (for CI and pre-commit).
     Check {
-        /// Pickle files to check.
+        /// Pickle files or directories (recursed into, containers included).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         #[arg(long)]
         json: bool,
+        /// Parallel jobs for directories (default: one per core).
+        #[arg(short, long, value_name = "N")]
+        jobs: Option<usize>,
     },
-    /// Show protocol, serializer and every global a pickle imports when loaded.
+    /// Show protocol, serializer version, CPython version of embedded code, the modules the
+    /// converted pickle imports at load time, and dangerous globals.
     Inspect {
         file: PathBuf,
         #[arg(long)]
@@ -84,8 +98,8 @@ fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Some(Command::Check { paths, json }) => check(&paths, json, &catalog),
-        Some(Command::Inspect { file, json }) => inspect(&file, json),
+        Some(Command::Check { paths, json, jobs }) => check(&paths, json, jobs.unwrap_or(0)),
+        Some(Command::Inspect { file, json }) => inspect(&file, json, &catalog),
         Some(Command::Catalog { json }) => list_catalog(&catalog, json),
         None => convert(&cli, &catalog),
     };
@@ -119,6 +133,14 @@ fn convert(cli: &Cli, catalog: &Catalog) -> i32 {
         return 2;
     };
     let name = input.display().to_string();
+    if input.is_dir() {
+        return convert_tree(cli, input);
+    }
+    if input.as_os_str() != "-" {
+        if let Some(code) = convert_container(cli, input) {
+            return code;
+        }
+    }
     let dest: PathBuf = match (&cli.output, cli.in_place) {
         (Some(o), _) => o.clone(),
         (None, true) if input.as_os_str() != "-" => input.clone(),
@@ -194,32 +216,220 @@ fn summary(name: &str, dest: &Path, r: &Report) -> String {
     )
 }
 
-fn check(paths: &[PathBuf], json: bool, _catalog: &Catalog) -> i32 {
+fn jobs_of(cli: &Cli) -> usize {
+    cli.jobs.unwrap_or(0)
+}
+
+/// A single file that is a container (gzip/bz2/xz pickle, zip checkpoint, joblib file).
+/// Returns `None` for plain pickles and anything else (the single-pickle path handles them).
+fn convert_container(cli: &Cli, input: &Path) -> Option<i32> {
+    let kind = {
+        let data = depickle_core::map_file(input).ok()?;
+        depickle_batch::sniff(&data)
+    };
+    if matches!(kind, Kind::Pickle | Kind::Other) {
+        return None;
+    }
+    let name = input.display().to_string();
+    let dest = match (&cli.output, cli.in_place) {
+        (Some(o), _) if o.as_os_str() == "-" => {
+            eprintln!(
+                "depickle: {name}: a {} container is written to a file, not standard output",
+                depickle_batch::kind_name(kind)
+            );
+            return Some(2);
+        }
+        (Some(o), _) => o.clone(),
+        (None, true) => input.to_path_buf(),
+        (None, false) => {
+            eprintln!("depickle: say where the result goes: `-o OUTPUT` or `--in-place`");
+            return Some(2);
+        }
+    };
+    if kind == Kind::Joblib {
+        eprintln!("depickle: {name}: joblib file: needs joblib's own loader (joblib.load); depickle does not modify joblib files; nothing was written");
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::json!({"input": name, "status": "joblib", "exit_code": 1})
+            );
+        }
+        return Some(1);
+    }
+    let catalog = Catalog::builtin().ok()?;
+    let r = depickle_batch::process_file(input, &dest, &name, &catalog);
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::json!({"input": name, "output": dest.display().to_string(), "result": r})
+        );
+    }
+    let code = r.status.exit_code();
+    if code != 0 {
+        eprintln!("depickle: {name}: {}: {}", r.status.as_str(), r.detail);
+    } else if !cli.quiet {
+        eprintln!(
+            "{name}: {} ({}) -> {}",
+            r.status.as_str(),
+            r.detail,
+            dest.display()
+        );
+    }
+    Some(code)
+}
+
+fn convert_tree(cli: &Cli, input: &Path) -> i32 {
+    use std::io::IsTerminal;
+    let target = match (&cli.output, cli.in_place) {
+        (Some(o), _) if o.as_os_str() == "-" => {
+            eprintln!(
+                "depickle: a directory cannot be written to standard output; give `-o OUTDIR`"
+            );
+            return 2;
+        }
+        (Some(o), _) => Target::Mirror(o),
+        (None, true) => Target::InPlace,
+        (None, false) => {
+            eprintln!(
+                "depickle: say where the results go: `-o OUTDIR` (mirror the tree) or `--in-place`"
+            );
+            return 2;
+        }
+    };
+    let show = !cli.quiet && std::io::stderr().is_terminal();
+    let bar = indicatif::ProgressBar::hidden();
+    if show {
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+    }
+    let on_start = |n: u64| bar.set_length(n);
+    let on_done = |r: &depickle_batch::FileResult| {
+        bar.inc(1);
+        if r.status.is_failure() {
+            bar.suspend(|| eprintln!("depickle: {}: {}: {}", r.path, r.status.as_str(), r.detail));
+        }
+    };
+    let opts = depickle_batch::Options {
+        jobs: jobs_of(cli),
+        on_done: Some(&on_done),
+        on_start: Some(&on_start),
+    };
+    let report = match depickle_batch::convert_tree(input, target, &opts) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("depickle: {e}");
+            return e.exit_code;
+        }
+    };
+    bar.finish_and_clear();
+    if cli.json {
+        let counts: std::collections::BTreeMap<&str, usize> = report
+            .counts()
+            .into_iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"input": report.input, "output": report.output, "counts": counts, "exit_code": report.exit_code(), "files": report.files})
+        );
+    } else if !cli.quiet {
+        eprint!("{}", summary_table(&report));
+    }
+    report.exit_code()
+}
+
+fn summary_table(report: &BatchReport) -> String {
+    let mut s = String::new();
+    let counts = report.counts();
+    let rows = [
+        (Status::Converted, "converted"),
+        (Status::SelfContained, "already self-contained"),
+        (
+            Status::Joblib,
+            "joblib (needs joblib's own loader; copied unchanged)",
+        ),
+        (Status::Copied, "copied (not pickles)"),
+        (Status::Skipped, "symlinks not followed"),
+        (Status::Refused, "refused"),
+        (Status::NotAPickle, "not a pickle (corrupt or truncated)"),
+        (Status::Error, "errors"),
+    ];
+    s.push_str(&format!("{:>7}  {}\n", "files", "outcome"));
+    for (st, label) in rows {
+        let n = counts.get(&st).copied().unwrap_or(0);
+        if n > 0 || matches!(st, Status::Converted | Status::Refused | Status::Error) {
+            s.push_str(&format!("{n:>7}  {label}\n"));
+        }
+    }
+    let failed: Vec<_> = report
+        .files
+        .iter()
+        .filter(|f| f.status.is_failure())
+        .collect();
+    if !failed.is_empty() {
+        s.push_str("\nfailures (no output written for these):\n");
+        for f in failed {
+            s.push_str(&format!(
+                "  {} [{}]: {}\n",
+                f.path,
+                f.status.as_str(),
+                f.detail
+            ));
+        }
+    }
+    s
+}
+
+fn check(paths: &[PathBuf], json: bool, jobs: usize) -> i32 {
     let mut worst = 0;
     let mut rows = Vec::new();
     for p in paths {
-        let name = p.display().to_string();
-        let verdict = match read_input(p).and_then(|d| {
-            let graphs = depickle_core::lift_all(&d)?;
-            Ok(graphs
-                .iter()
-                .flat_map(depickle_core::serializer_globals)
-                .collect::<std::collections::BTreeSet<_>>())
-        }) {
-            Ok(s) if s.is_empty() => ("self-contained".to_string(), 0),
-            Ok(s) => (
-                format!("needs {}", s.into_iter().collect::<Vec<_>>().join(", ")),
-                1,
-            ),
-            Err(e) => (format!("error: {e}"), e.exit_code()),
-        };
-        worst = worst.max(verdict.1);
-        if json {
-            rows.push(
-                serde_json::json!({"path": name, "verdict": verdict.0, "exit_code": verdict.1}),
-            );
+        let results = if p.as_os_str() == "-" {
+            let d = match read_input(p) {
+                Ok(d) => d,
+                Err(e) => return fail("<stdin>", &e),
+            };
+            let code = match depickle_core::lift_all(&d) {
+                Ok(g) => {
+                    let s: std::collections::BTreeSet<String> = g
+                        .iter()
+                        .flat_map(depickle_core::serializer_globals)
+                        .collect();
+                    if s.is_empty() {
+                        ("self-contained".to_string(), 0)
+                    } else {
+                        (
+                            format!("needs {}", s.into_iter().collect::<Vec<_>>().join(", ")),
+                            1,
+                        )
+                    }
+                }
+                Err(e) => (format!("error: {e}"), e.exit_code()),
+            };
+            vec![depickle_batch::CheckResult {
+                path: "-".into(),
+                container: "pickle".into(),
+                verdict: code.0,
+                exit_code: code.1,
+            }]
         } else {
-            println!("{name}: {}", verdict.0);
+            depickle_batch::check_path(p, jobs)
+        };
+        for r in results {
+            // A pickle needing cloudpickle/dill (1) outranks nothing; errors keep their code.
+            worst = match (worst, r.exit_code) {
+                (w, 0) => w,
+                (0, c) => c,
+                (w, c) => w.max(c),
+            };
+            if json {
+                rows.push(serde_json::json!({"path": r.path, "container": r.container, "verdict": r.verdict, "exit_code": r.exit_code}));
+            } else {
+                println!("{}: {}", r.path, r.verdict);
+            }
         }
     }
     if json {
@@ -228,16 +438,70 @@ fn check(paths: &[PathBuf], json: bool, _catalog: &Catalog) -> i32 {
     worst
 }
 
-fn inspect(file: &Path, json: bool) -> i32 {
+fn inspect(file: &Path, json: bool, catalog: &Catalog) -> i32 {
     let name = file.display().to_string();
     let data = match read_input(file) {
         Ok(d) => d,
         Err(e) => return fail(&name, &e),
     };
-    let graphs = match depickle_core::lift_all(&data) {
-        Ok(g) => g,
-        Err(e) => return fail(&name, &e),
+    let (kind, members) = match depickle_batch::unwrap_container(&data) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("depickle: {name}: {e}");
+            return 4;
+        }
     };
+    if kind == Kind::Joblib {
+        let msg = "joblib file: needs joblib's own loader (joblib.load); not inspected further";
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({"file": name, "container": "joblib", "note": msg})
+            );
+        } else {
+            println!("file:        {name}\ncontainer:   joblib\n{msg}");
+        }
+        return 0;
+    }
+    let mut docs = Vec::new();
+    let mut code = 0;
+    for (member, bytes) in &members {
+        let label = if member.is_empty() {
+            name.clone()
+        } else {
+            format!("{name}!{member}")
+        };
+        match inspect_one(&label, depickle_batch::kind_name(kind), bytes, catalog) {
+            Ok(v) => docs.push(v),
+            Err(e) => {
+                code = fail(&label, &e);
+            }
+        }
+    }
+    if code != 0 {
+        return code;
+    }
+    if json {
+        if docs.len() == 1 {
+            println!("{}", docs.remove(0));
+        } else {
+            println!("{}", serde_json::Value::Array(docs));
+        }
+    } else {
+        for d in &docs {
+            print_inspect(d);
+        }
+    }
+    0
+}
+
+fn inspect_one(
+    label: &str,
+    container: &str,
+    data: &[u8],
+    catalog: &Catalog,
+) -> Result<serde_json::Value, ConvertError> {
+    let graphs = depickle_core::lift_all(data)?;
     let mut globals = std::collections::BTreeSet::new();
     let mut serializers = std::collections::BTreeSet::new();
     let mut protocol = 0;
@@ -246,33 +510,102 @@ fn inspect(file: &Path, json: bool) -> i32 {
         serializers.extend(depickle_core::serializer_globals(g));
         protocol = protocol.max(g.protocol);
     }
-    let modules: std::collections::BTreeSet<String> = globals
+    let fp = inspect::fingerprint(&graphs);
+    // What the converted output imports: convert in memory (nothing is executed).
+    let (output_globals, conversion) =
+        match depickle_core::convert_bytes(data, std::io::sink(), catalog) {
+            Ok((_, r)) => (r.output_globals, r.status.to_string()),
+            Err(e) => (globals.clone(), format!("refused: {e}")),
+        };
+    let modules: std::collections::BTreeSet<String> = output_globals
         .iter()
         .map(|g| g.rsplit_once('.').map(|x| x.0).unwrap_or(g).to_string())
         .collect();
-    if json {
-        println!(
-            "{}",
-            serde_json::json!({"file": name, "protocol": protocol, "pickles": graphs.len(), "serializers": serializers, "globals": globals, "modules": modules})
-        );
-    } else {
-        println!("file:        {name}");
-        println!("protocol:    {protocol}");
-        println!("pickles:     {}", graphs.len());
-        println!(
-            "serializer:  {}",
-            if serializers.is_empty() {
-                "none (self-contained)".to_string()
-            } else {
-                serializers.into_iter().collect::<Vec<_>>().join(", ")
-            }
-        );
-        println!("imports at load time:");
-        for g in &globals {
-            println!("  {g}");
+    let dangerous: Vec<&String> = globals
+        .iter()
+        .chain(output_globals.iter())
+        .filter(|g| inspect::is_dangerous(g))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let cpython_note = match fp.cpython.as_slice() {
+        [] if fp.code_objects == 0 => "no code objects: not tied to a CPython version".to_string(),
+        [] => "code objects found, CPython version not recognised".to_string(),
+        [v] => format!("this pickle only loads on CPython {v}"),
+        vs => format!("code objects compiled for CPython {} (cannot tell which); it only loads on that version", vs.join(" or ")),
+    };
+    Ok(serde_json::json!({
+        "file": label,
+        "container": container,
+        "protocol": protocol,
+        "pickles": graphs.len(),
+        "serializers": serializers,
+        "serializer_version": fp.serializer_versions,
+        "helpers": fp.helpers,
+        "code_objects": fp.code_objects,
+        "cpython": fp.cpython,
+        "cpython_note": cpython_note,
+        "conversion": conversion,
+        "globals": globals,
+        "output_globals": output_globals,
+        "modules": modules,
+        "dangerous": dangerous,
+    }))
+}
+
+fn print_inspect(d: &serde_json::Value) {
+    let list = |k: &str| -> Vec<String> {
+        d[k].as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
+    println!("file:          {}", s("file"));
+    println!("container:     {}", s("container"));
+    println!("protocol:      {}", d["protocol"]);
+    println!("pickles:       {}", d["pickles"]);
+    let ser = list("serializers");
+    println!(
+        "serializer:    {}",
+        if ser.is_empty() {
+            "none (self-contained)".into()
+        } else {
+            ser.join(", ")
         }
+    );
+    for v in list("serializer_version") {
+        println!("  version:     {v}");
     }
-    0
+    println!("code objects:  {}", d["code_objects"]);
+    println!("CPython:       {}", s("cpython_note"));
+    println!("conversion:    {}", s("conversion"));
+    println!("modules imported at load time (converted output):");
+    for m in list("modules") {
+        println!("  {m}");
+    }
+    println!("globals (converted output):");
+    for g in list("output_globals") {
+        let flag = if inspect::is_dangerous(&g) {
+            "  <-- DANGEROUS"
+        } else {
+            ""
+        };
+        println!("  {g}{flag}");
+    }
+    let dangerous = list("dangerous");
+    if dangerous.is_empty() {
+        println!("dangerous globals: none");
+    } else {
+        println!(
+            "dangerous globals ({}): {}",
+            dangerous.len(),
+            dangerous.join(", ")
+        );
+    }
 }
 
 fn list_catalog(catalog: &Catalog, json: bool) -> i32 {

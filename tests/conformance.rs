@@ -119,7 +119,11 @@ fn corpus_conformance() {
         let dir = m.parent().expect("manifest dir").to_path_buf();
         let entries = manifest["entries"].as_array().cloned().unwrap_or_default();
         // joblib pickles are made by its vendored cloudpickle (joblib.externals.cloudpickle).
-        let family = if serializer == "joblib" { "cloudpickle".to_string() } else { serializer.clone() };
+        let family = if serializer == "joblib" {
+            "cloudpickle".to_string()
+        } else {
+            serializer.clone()
+        };
         if !covered.contains(&family) {
             *not_covered.entry(serializer.clone()).or_default() += entries.len();
             continue;

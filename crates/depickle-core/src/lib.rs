@@ -194,6 +194,7 @@ pub fn map_file(path: &Path) -> Result<Input, ConvertError> {
     // SAFETY: the map is read-only; a concurrent truncation of the input by another process can
     // fault the read, as with every mmap-based tool (documented in docs/architecture.md).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    mapped::register(&map, file);
     Ok(Input::Mapped(map))
 }
 
@@ -203,6 +204,15 @@ pub enum Input {
     Owned(Vec<u8>),
 }
 
+impl Drop for Input {
+    fn drop(&mut self) {
+        // Runs before the map is unmapped, so the registry never names a dead address range.
+        if let Input::Mapped(m) = self {
+            mapped::unregister(m);
+        }
+    }
+}
+
 impl std::ops::Deref for Input {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
@@ -210,6 +220,160 @@ impl std::ops::Deref for Input {
             Input::Mapped(m) => m,
             Input::Owned(v) => v,
         }
+    }
+}
+
+/// Buffered writer to a file that copies large slices of a file mapped by [`map_file`] with
+/// `copy_file_range` from the input file instead of `write`: the kernel copies page cache to
+/// page cache, and the payload pages are never faulted into this process (a mapped page that
+/// was touched counts in the resident set, so writing a 1 GB payload from the map would make the
+/// process 1 GB resident). Anything else, or any failure of the fast path, goes through the buffer.
+pub struct OutputFile<F: AsFile> {
+    file: F,
+    buf: Vec<u8>,
+}
+
+/// Gives the file an [`OutputFile`] writes to.
+pub trait AsFile: Write {
+    fn as_file(&self) -> &std::fs::File;
+}
+
+impl AsFile for std::fs::File {
+    fn as_file(&self) -> &std::fs::File {
+        self
+    }
+}
+
+impl AsFile for tempfile::NamedTempFile {
+    fn as_file(&self) -> &std::fs::File {
+        tempfile::NamedTempFile::as_file(self)
+    }
+}
+
+/// Slices at least this long are candidates for the in-kernel copy.
+const KERNEL_COPY_MIN: usize = 64 * 1024;
+const OUT_BUF: usize = 1 << 20;
+
+impl<F: AsFile> OutputFile<F> {
+    pub fn new(file: F) -> Self {
+        OutputFile {
+            file,
+            buf: Vec::with_capacity(OUT_BUF),
+        }
+    }
+
+    /// Flushes the buffer and returns the file.
+    pub fn into_inner(mut self) -> std::io::Result<F> {
+        self.flush_buf()?;
+        Ok(self.file)
+    }
+
+    fn flush_buf(&mut self) -> std::io::Result<()> {
+        if !self.buf.is_empty() {
+            self.file.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+}
+
+impl<F: AsFile> Write for OutputFile<F> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        if data.len() >= KERNEL_COPY_MIN {
+            self.flush_buf()?;
+            let copied = mapped::copy_from_map(data, self.file.as_file());
+            if copied == data.len() {
+                return Ok(copied);
+            }
+            // Partial or no in-kernel copy: write the rest from the slice.
+            self.file.write_all(&data[copied..])?;
+            return Ok(data.len());
+        }
+        if self.buf.len() + data.len() > OUT_BUF {
+            self.flush_buf()?;
+        }
+        self.buf.extend_from_slice(data);
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.flush_buf()?;
+        self.file.flush()
+    }
+}
+
+/// Address ranges of the live maps made by [`map_file`], with the file each maps, so a writer
+/// handed a slice can tell whether it is file contents it may copy in the kernel.
+mod mapped {
+    use std::fs::File;
+    use std::sync::{Arc, Mutex};
+
+    struct Entry {
+        start: usize,
+        len: usize,
+        file: Arc<File>,
+    }
+
+    static MAPS: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+
+    pub(crate) fn register(map: &memmap2::Mmap, file: File) {
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+        maps.push(Entry {
+            start: map.as_ptr() as usize,
+            len: map.len(),
+            file: Arc::new(file),
+        });
+    }
+
+    pub(crate) fn unregister(map: &memmap2::Mmap) {
+        let start = map.as_ptr() as usize;
+        let mut maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+        maps.retain(|e| e.start != start);
+    }
+
+    /// Copies as much of `data` as possible from the mapped file to `out` at its current
+    /// position, if `data` lies inside a registered map; returns the number of bytes copied.
+    #[cfg(target_os = "linux")]
+    pub(crate) fn copy_from_map(data: &[u8], out: &File) -> usize {
+        use std::os::fd::AsRawFd;
+        let addr = data.as_ptr() as usize;
+        // Look up under the lock, copy without it (other conversions may run concurrently).
+        let (file, start) = {
+            let maps = MAPS.lock().unwrap_or_else(|e| e.into_inner());
+            match maps
+                .iter()
+                .find(|e| addr >= e.start && addr + data.len() <= e.start + e.len)
+            {
+                Some(e) => (Arc::clone(&e.file), e.start),
+                None => return 0,
+            }
+        };
+        let mut off_in = (addr - start) as libc::loff_t;
+        let mut done = 0usize;
+        while done < data.len() {
+            let want = (data.len() - done).min(1 << 30);
+            // SAFETY: plain syscall on two open descriptors; `off_in` is a valid pointer and the
+            // output offset is the descriptor's own position (advanced by the kernel).
+            let n = unsafe {
+                libc::copy_file_range(
+                    file.as_raw_fd(),
+                    &mut off_in,
+                    out.as_raw_fd(),
+                    std::ptr::null_mut(),
+                    want,
+                    0,
+                )
+            };
+            if n <= 0 {
+                break; // unsupported (EXDEV, EINVAL, ...) or input truncated: caller writes the rest
+            }
+            done += n as usize;
+        }
+        done
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn copy_from_map(_data: &[u8], _out: &File) -> usize {
+        0
     }
 }
 
@@ -234,9 +398,9 @@ pub fn convert_to_file(
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(io)?;
-    let writer = std::io::BufWriter::with_capacity(1 << 20, tmp);
+    let writer = OutputFile::new(tmp);
     let (writer, report) = convert_bytes(data, writer, catalog)?;
-    let tmp = writer.into_inner().map_err(|e| io(e.into_error()))?;
+    let tmp = writer.into_inner().map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
     if let Ok(meta) = std::fs::metadata(dest) {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());

@@ -7,12 +7,22 @@ use proptest::prelude::*;
 use std::path::Path;
 
 fn samples() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../corpus/cloudpickle/cloudpickle-3.1.2/py3.11");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../corpus/cloudpickle/cloudpickle-3.1.2/py3.11");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|e| e == "pkl")).collect())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "pkl"))
+                .collect()
+        })
         .unwrap_or_default();
     files.sort();
-    files.into_iter().step_by(7).filter_map(|p| std::fs::read(p).ok()).collect()
+    files
+        .into_iter()
+        .step_by(7)
+        .filter_map(|p| std::fs::read(p).ok())
+        .collect()
 }
 
 fn run(data: &[u8], catalog: &Catalog) {
@@ -65,7 +75,8 @@ fn hostile_nesting_and_lengths() {
     p.extend(std::iter::repeat(b'(').take(depth));
     p.extend(std::iter::repeat(b't').take(depth));
     p.push(b'.');
-    let (out, report) = depickle_core::convert_bytes(&p, Vec::new(), &catalog).expect("deep pickle converts");
+    let (out, report) =
+        depickle_core::convert_bytes(&p, Vec::new(), &catalog).expect("deep pickle converts");
     assert_eq!(report.status, "self-contained");
     assert_eq!(out, p);
     // A BINBYTES8 claiming 2^62 bytes: an error naming the offset, no allocation.

@@ -3,7 +3,8 @@
 //! A recipe module is plain Python with a small vocabulary at module level: imports (stdlib
 //! modules the recipes use), constants, `serializer_global("name")` sentinels, and functions,
 //! some decorated with `@recipe("helper_name", ...)` to say which serializer helpers they
-//! replace. `SERIALIZER = "name"` names the module family.
+//! replace, or with `@recipe_global("module", "name")` (no parameters) to say which names the
+//! serializer's unpickler resolves itself in `find_class` (dill's `__builtin__.__main__`). `SERIALIZER = "name"` names the module family.
 
 use crate::value::Value;
 use crate::RecipeError;
@@ -26,6 +27,10 @@ pub struct RecipeModule {
     pub helpers: HashMap<String, String>,
     /// Helper names in file order, for the catalog listing.
     pub helper_order: Vec<(String, String)>,
+    /// Pseudo-globals: `(module, name)` -> zero-argument recipe function that builds the object
+    /// the serializer's own `find_class` returns for that name (declared with
+    /// `@recipe_global("module", "name")`). They replace GLOBAL nodes, not calls.
+    pub pseudo_globals: HashMap<(String, String), String>,
 }
 
 impl RecipeModule {
@@ -52,6 +57,7 @@ impl RecipeModule {
             functions: HashMap::new(),
             helpers: HashMap::new(),
             helper_order: Vec::new(),
+            pseudo_globals: HashMap::new(),
         };
         for stmt in module.body {
             match stmt {
@@ -75,6 +81,13 @@ impl RecipeModule {
                 Stmt::ImportFrom(f) => {
                     let module = f.module.as_ref().map(|x| x.to_string()).unwrap_or_default();
                     if module == "_depickle" {
+                        // Markers (`recipe`, ...) are read syntactically; the other names are
+                        // evaluator intrinsics (see `eval::Call::intrinsic`).
+                        for alias in f.names {
+                            let bound = alias.asname.as_ref().unwrap_or(&alias.name).to_string();
+                            m.globals
+                                .insert(bound, Value::global("_depickle", alias.name.as_str()));
+                        }
                         continue;
                     }
                     for alias in f.names {
@@ -106,23 +119,48 @@ impl RecipeModule {
                         let Expr::Call(c) = d else {
                             return Err(bad(format!("{name}: unknown decorator")));
                         };
-                        if !matches!(c.func.as_ref(), Expr::Name(n) if n.id.as_str() == "recipe") {
-                            return Err(bad(format!("{name}: unknown decorator")));
-                        }
+                        let decorator = match c.func.as_ref() {
+                            Expr::Name(n) => n.id.to_string(),
+                            _ => String::new(),
+                        };
+                        let mut strings = Vec::new();
                         for arg in &c.args {
                             let Expr::Constant(ast::ExprConstant {
-                                value: Constant::Str(helper),
+                                value: Constant::Str(s),
                                 ..
                             }) = arg
                             else {
                                 return Err(bad(format!(
-                                    "{name}: @recipe takes helper names as strings"
+                                    "{name}: @{decorator} takes names as strings"
                                 )));
                             };
-                            if m.helpers.insert(helper.clone(), name.clone()).is_some() {
-                                return Err(bad(format!("helper {helper} has two recipes")));
+                            strings.push(s.clone());
+                        }
+                        match decorator.as_str() {
+                            "recipe" => {
+                                for helper in strings {
+                                    if m.helpers.insert(helper.clone(), name.clone()).is_some() {
+                                        return Err(bad(format!(
+                                            "helper {helper} has two recipes"
+                                        )));
+                                    }
+                                    m.helper_order.push((helper, name.clone()));
+                                }
                             }
-                            m.helper_order.push((helper.clone(), name.clone()));
+                            "recipe_global" => {
+                                let [module, global] = strings.as_slice() else {
+                                    return Err(bad(format!(
+                                        "{name}: @recipe_global takes a module and a name"
+                                    )));
+                                };
+                                let key = (module.clone(), global.clone());
+                                if m.pseudo_globals.insert(key, name.clone()).is_some() {
+                                    return Err(bad(format!(
+                                        "pseudo-global {module}.{global} has two recipes"
+                                    )));
+                                }
+                            }
+                            _ => return Err(bad(format!("{name}: unknown decorator"))),
                         }
                     }
                     m.functions.insert(name, Rc::new(f));

@@ -47,6 +47,8 @@ const BUILTIN_NAMES: &[&str] = &[
     "bytes",
     "getattr",
     "setattr",
+    "delattr",
+    "min",
     "isinstance",
     "len",
     "enumerate",
@@ -62,6 +64,7 @@ const BUILTIN_NAMES: &[&str] = &[
     "Exception",
     "__import__",
     "print",
+    "super",
     "repr",
     "sorted",
     "reversed",
@@ -87,6 +90,9 @@ pub(crate) struct Call<'s, 'g, 'a> {
     pub module: &'s RecipeModule,
     pub offset: u64,
     pub stmts: Vec<Use>,
+    /// The node being rewritten (nodes created after it in the input are not complete yet
+    /// when it runs).
+    pub site: Option<NodeId>,
     pending: Vec<NodeId>,
     in_try: usize,
     depth: usize,
@@ -99,6 +105,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             module,
             offset,
             stmts: Vec::new(),
+            site: None,
             pending: Vec::new(),
             in_try: 0,
             depth: 0,
@@ -765,6 +772,9 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             }
             Expr::Subscript(s) => {
                 let obj = self.eval(&s.value, locals)?;
+                if let Expr::Slice(sl) = s.slice.as_ref() {
+                    return self.slice(obj, sl, locals);
+                }
                 let key = self.eval(&s.slice, locals)?;
                 self.subscript(obj, key)
             }
@@ -910,7 +920,9 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
         match obj {
             Value::Module(m) => Ok(Value::global(&m, attr)),
             Value::Global(m, n) => Ok(Value::global(&m, &format!("{n}.{attr}"))),
-            Value::Dict(_) | Value::List(_) => Ok(Value::Method(Box::new(obj), Rc::from(attr))),
+            Value::Dict(_) | Value::List(_) | Value::Str(_) => {
+                Ok(Value::Method(Box::new(obj), Rc::from(attr)))
+            }
             Value::Dyn(u) => {
                 if attr == "cell_contents" {
                     if let Some(r) = self.cell_contents(u) {
@@ -930,6 +942,57 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             }
             other => refuse(format!(
                 "cannot take attribute `{attr}` of {} while converting",
+                other.describe()
+            )),
+        }
+    }
+
+    /// `obj[a:b]` on a static tuple, list or string, with static integer bounds (no step).
+    fn slice(
+        &mut self,
+        obj: Value,
+        sl: &ast::ExprSlice,
+        locals: &mut HashMap<String, Value>,
+    ) -> R<Value> {
+        if sl.step.is_some() {
+            return refuse("slice steps are not supported in recipes");
+        }
+        let mut bound = |e: &Option<Box<Expr>>, this: &mut Self| -> R<Option<i64>> {
+            match e {
+                None => Ok(None),
+                Some(e) => match this.eval(e, locals)? {
+                    Value::Int(i) => Ok(Some(i)),
+                    Value::None => Ok(None),
+                    _ => refuse("slice bounds must be integers known while converting"),
+                },
+            }
+        };
+        let lo = bound(&sl.lower, self)?;
+        let hi = bound(&sl.upper, self)?;
+        let cut = |n: usize| -> (usize, usize) {
+            let n = n as i64;
+            let fix = |i: i64| if i < 0 { (n + i).max(0) } else { i.min(n) };
+            let a = lo.map(fix).unwrap_or(0);
+            let b = hi.map(fix).unwrap_or(n);
+            (a as usize, (b.max(a)) as usize)
+        };
+        match &obj {
+            Value::Tuple(t) => {
+                let (a, b) = cut(t.len());
+                Ok(Value::tuple(t[a..b].to_vec()))
+            }
+            Value::List(l) => {
+                let l = l.borrow();
+                let (a, b) = cut(l.len());
+                Ok(Value::list(l[a..b].to_vec()))
+            }
+            Value::Str(s) => {
+                let chars: Vec<char> = s.chars().collect();
+                let (a, b) = cut(chars.len());
+                Ok(Value::str(&chars[a..b].iter().collect::<String>()))
+            }
+            other => refuse(format!(
+                "cannot slice {} while converting",
                 other.describe()
             )),
         }
@@ -1026,6 +1089,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                 self.call_function(&name, args, kwargs)
             }
             Value::Method(obj, name) => self.call_method(obj, name, args),
+            Value::Global(m, n) if m.as_ref() == "_depickle" => self.intrinsic(n, &args),
             Value::Global(m, n) if m.as_ref() == "builtins" => {
                 if let Some(v) = self.static_builtin(n, &args, &kwargs)? {
                     return Ok(v);
@@ -1035,6 +1099,57 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             Value::Global(..) | Value::Dyn(_) => self.call_runtime(&func, &args, &kwargs),
             Value::Sentinel(n) => refuse(format!("recipe calls serializer global `{n}`")),
             other => refuse(format!("cannot call {} while converting", other.describe())),
+        }
+    }
+
+    /// Functions from `_depickle` that recipes call (answered while converting).
+    ///
+    /// `pickled_none(x)`: True only when `x` is written in the pickle as a literal None; a
+    /// load-time value counts as not None (the recipe documents why that is safe where used).
+    /// `refuse("reason")`: stop converting this input, reported as a refusal with the reason.
+    /// `pickled_literal(x)`: whether `x` is known while converting (not a load-time value).
+    /// `pickled_truth(x)`: `bool(x)` when known while converting (static values, and load-time
+    /// containers written with items, since loading never removes items), else None.
+    fn intrinsic(&mut self, name: &str, args: &[Value]) -> R<Value> {
+        match (name, args) {
+            ("pickled_none", [v]) => Ok(Value::Bool(matches!(v, Value::None))),
+            ("refuse", [Value::Str(reason)]) => refuse(reason.to_string()),
+            ("pickled_literal", [v]) => Ok(Value::Bool(!v.is_dyn())),
+            ("pickled_truth", [v]) => Ok(match v {
+                Value::Dyn(u) => {
+                    // Items are only in place once all were built: a container whose items are
+                    // built after the node being rewritten (a cycle through it, as in dill's
+                    // function globals holding the function) is still empty when it runs.
+                    let site = self.site.unwrap_or(NodeId(u32::MAX));
+                    let done = |us: &mut dyn Iterator<Item = &Use>| {
+                        let mut any = false;
+                        for x in us {
+                            if x.node >= site {
+                                return false;
+                            }
+                            any = true;
+                        }
+                        any
+                    };
+                    let written_with_items = match self.s.graph.node(u.node) {
+                        Node::Tuple(items)
+                        | Node::List(items)
+                        | Node::Set(items)
+                        | Node::FrozenSet(items) => done(&mut items.iter()),
+                        Node::Dict(pairs) => {
+                            done(&mut pairs.iter().flat_map(|(k, v)| [k, v].into_iter()))
+                        }
+                        _ => false,
+                    };
+                    if written_with_items {
+                        Value::Bool(true)
+                    } else {
+                        Value::None
+                    }
+                }
+                other => Value::Bool(self.truthy(other)?),
+            }),
+            _ => refuse(format!("unknown _depickle intrinsic `{name}`")),
         }
     }
 
@@ -1188,6 +1303,11 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                     set_item(&mut d, k, v).map_err(Flow::Refuse)?;
                 }
                 Ok(Value::None)
+            }
+            (Value::Str(s), "startswith", [Value::Str(p)]) => Ok(Value::Bool(s.starts_with(&**p))),
+            (Value::Str(s), "endswith", [Value::Str(p)]) => Ok(Value::Bool(s.ends_with(&**p))),
+            (Value::Str(s), "count", [Value::Str(p)]) if !p.is_empty() => {
+                Ok(Value::Int(s.matches(&**p).count() as i64))
             }
             (Value::List(l), "append", [v]) => {
                 l.borrow_mut().push(v.clone());

@@ -73,8 +73,10 @@ pub struct Catalog {
 }
 
 /// The recipe sources, embedded at build time.
-pub const RECIPE_SOURCES: &[(&str, &str)] =
-    &[("cloudpickle.py", include_str!("../recipes/cloudpickle.py"))];
+pub const RECIPE_SOURCES: &[(&str, &str)] = &[
+    ("cloudpickle.py", include_str!("../recipes/cloudpickle.py")),
+    ("dill.py", include_str!("../recipes/dill.py")),
+];
 
 impl Catalog {
     /// Parse the built-in recipe modules.
@@ -84,6 +86,14 @@ impl Catalog {
             .map(|(path, src)| RecipeModule::parse(path, src))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Catalog { modules })
+    }
+
+    /// The recipe module and function for a pseudo-global (`@recipe_global`), if one is declared.
+    pub fn pseudo_global(&self, module: &str, name: &str) -> Option<(&RecipeModule, &str)> {
+        let key = (module.to_string(), name.to_string());
+        self.modules
+            .iter()
+            .find_map(|m| m.pseudo_globals.get(&key).map(|f| (m, f.as_str())))
     }
 
     /// The recipe module for a serializer module name, if it is one.
@@ -157,5 +167,22 @@ mod tests {
         ] {
             assert!(cp.helpers.contains_key(h), "{h} missing");
         }
+        let dill = c.module_for("dill._dill").expect("dill recipes");
+        for h in [
+            "_create_function",
+            "_create_code",
+            "_load_type",
+            "_create_type",
+            "_create_cell",
+            "_setattr",
+            "_delattr",
+            "_import_module",
+            "_eval_repr",
+        ] {
+            assert!(dill.helpers.contains_key(h), "{h} missing");
+        }
+        assert!(c.pseudo_global("__builtin__", "__main__").is_some());
+        assert!(c.pseudo_global("__builtin__", "NoneType").is_some());
+        assert!(c.pseudo_global("__builtin__", "len").is_none());
     }
 }

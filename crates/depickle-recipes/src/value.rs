@@ -123,7 +123,7 @@ impl Value {
             (Dyn(_), _) | (_, Dyn(_)) => return Option::None,
             (Lazy(_), _) | (_, Lazy(_)) | (Method(..), _) | (_, Method(..)) => return Option::None,
             // Two static values of different kinds are never equal.
-            _ => std::mem::discriminant(self) == std::mem::discriminant(other) && false,
+            _ => false,
         })
     }
 

@@ -63,8 +63,51 @@ enum Task<'g> {
     /// APPENDS/SETITEMS/ADDITEMS over a batch, or per-item ops at protocol 0.
     Items {
         kind: Fill,
-        uses: Vec<Use>,
+        uses: Items<'g>,
     },
+    /// Uses `pos..` of a batch, one at a time (pushing millions of tasks at once would cost
+    /// memory proportional to the container), then nothing: the caller pushed the closing op.
+    Batch {
+        uses: Items<'g>,
+        pos: usize,
+    },
+    /// Per-item fills from `pos` on: each step emits one item (or pair) and its op.
+    PerItem {
+        uses: Items<'g>,
+        pos: usize,
+        step: usize,
+        op: Op<'static>,
+    },
+}
+
+/// Items of a fill, borrowed from the graph.
+#[derive(Clone, Copy)]
+enum Items<'g> {
+    Uses(&'g [Use]),
+    /// Key/value pairs, flattened to `k0, v0, k1, v1, ...`.
+    Pairs(&'g [(Use, Use)]),
+}
+
+impl Items<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Items::Uses(u) => u.len(),
+            Items::Pairs(p) => 2 * p.len(),
+        }
+    }
+    fn get(&self, i: usize) -> Use {
+        match self {
+            Items::Uses(u) => u[i],
+            Items::Pairs(p) => {
+                let (k, v) = p[i / 2];
+                if i % 2 == 0 {
+                    k
+                } else {
+                    v
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -143,6 +186,30 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 Task::Global(module, name) => self.w.global(module, name)?,
                 Task::Str(text) => self.w.str(text)?,
                 Task::Items { kind, uses } => self.items(kind, uses, &mut seq),
+                Task::Batch { uses, pos } => {
+                    if pos < uses.len() {
+                        seq.push(Task::Use(uses.get(pos)));
+                        seq.push(Task::Batch { uses, pos: pos + 1 });
+                    }
+                }
+                Task::PerItem {
+                    uses,
+                    pos,
+                    step,
+                    op,
+                } => {
+                    if pos < uses.len() {
+                        let end = (pos + step).min(uses.len());
+                        seq.extend((pos..end).map(|i| Task::Use(uses.get(i))));
+                        seq.push(Task::Op(op));
+                        seq.push(Task::PerItem {
+                            uses,
+                            pos: end,
+                            step,
+                            op,
+                        });
+                    }
+                }
             }
             tasks.extend(seq.drain(..).rev());
         }
@@ -159,28 +226,27 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
             Effect::Append(items) => {
                 seq.push(Task::Items {
                     kind: Fill::Append,
-                    uses: items.clone(),
+                    uses: Items::Uses(items),
                 });
             }
             Effect::AddItems(items) => {
                 seq.push(Task::Items {
                     kind: Fill::AddItems,
-                    uses: items.clone(),
+                    uses: Items::Uses(items),
                 });
             }
             Effect::SetItems(pairs) => {
-                let uses = pairs.iter().flat_map(|(k, v)| [*k, *v]).collect();
                 seq.push(Task::Items {
                     kind: Fill::SetItems,
-                    uses,
+                    uses: Items::Pairs(pairs),
                 });
             }
         }
     }
 
     /// Fill the container on top of the stack with `uses`.
-    fn items(&mut self, kind: Fill, uses: Vec<Use>, seq: &mut Vec<Task<'g>>) {
-        if uses.is_empty() {
+    fn items(&mut self, kind: Fill, uses: Items<'g>, seq: &mut Vec<Task<'g>>) {
+        if uses.len() == 0 {
             return;
         }
         let per_item = match kind {
@@ -195,13 +261,15 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
         };
         let step = if matches!(kind, Fill::SetItems) { 2 } else { 1 };
         if self.protocol == 0 || (uses.len() == step && !matches!(kind, Fill::AddItems)) {
-            for chunk in uses.chunks(step) {
-                seq.extend(chunk.iter().map(|u| Task::Use(*u)));
-                seq.push(Task::Op(per_item));
-            }
+            seq.push(Task::PerItem {
+                uses,
+                pos: 0,
+                step,
+                op: per_item,
+            });
         } else {
             seq.push(Task::Op(Op::Mark));
-            seq.extend(uses.into_iter().map(Task::Use));
+            seq.push(Task::Batch { uses, pos: 0 });
             seq.push(Task::Op(batch));
         }
     }
@@ -297,7 +365,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 seq.push(Task::Created(id));
                 seq.push(Task::Items {
                     kind: Fill::Append,
-                    uses: items.clone(),
+                    uses: Items::Uses(items),
                 });
             }
             Node::Dict(pairs) => {
@@ -308,10 +376,9 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                     seq.push(Task::Op(Op::EmptyDict));
                 }
                 seq.push(Task::Created(id));
-                let uses = pairs.iter().flat_map(|(k, v)| [*k, *v]).collect();
                 seq.push(Task::Items {
                     kind: Fill::SetItems,
-                    uses,
+                    uses: Items::Pairs(pairs),
                 });
             }
             Node::Set(items) => {
@@ -319,7 +386,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 seq.push(Task::Created(id));
                 seq.push(Task::Items {
                     kind: Fill::AddItems,
-                    uses: items.clone(),
+                    uses: Items::Uses(items),
                 });
             }
             Node::Call { func, args } => {

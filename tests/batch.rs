@@ -1,0 +1,290 @@
+//! Batch mode over corpus/models (built by corpus/models/make_models.py).
+
+use assert_cmd::Command;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+fn corpus(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus/models")
+        .join(p)
+}
+
+fn depickle() -> Command {
+    Command::cargo_bin("depickle").unwrap()
+}
+
+fn files_under(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(root).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn copy_tree(src: &Path, dst: &Path) {
+    for rel in files_under(src) {
+        let to = dst.join(&rel);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(src.join(&rel), to).unwrap();
+    }
+}
+
+/// Load with only the standard library (`python3 -I -S`); `how` decodes the bytes first.
+fn python_loads(path: &Path, how: &str) {
+    let script = format!(
+        "import sys, pickle, gzip, bz2, lzma\nd = open(sys.argv[1], 'rb').read()\nobj = pickle.loads({how})\nprint(type(obj).__name__)\n"
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-I", "-S", "-c", &script])
+        .arg(path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{} does not load: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn mirror_tree_converts_pickles_and_copies_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let assert = depickle()
+        .arg(corpus("tree"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_eq!(report["exit_code"], 0);
+    assert_eq!(files_under(&corpus("tree")), files_under(&out));
+    let status = |p: &str| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == p)
+            .unwrap_or_else(|| panic!("{p} in report"))["status"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    for p in [
+        "closure.pkl",
+        "nested/class.pkl",
+        "nested/old_cp.pkl",
+        "sample_model.bin",
+        "checkpoint.pt",
+        "compressed/lambda.pkl.gz",
+        "compressed/lambda.pkl.bz2",
+        "compressed/lambda.pkl.xz",
+    ] {
+        assert_eq!(status(p), "converted", "{p}");
+    }
+    assert_eq!(status("plain4.pkl"), "self-contained");
+    assert_eq!(status("plain0.pkl"), "self-contained");
+    assert_eq!(status("compressed/plain.pkl.gz"), "self-contained");
+    assert_eq!(status("model.joblib"), "joblib");
+    assert_eq!(status("README.txt"), "copied");
+    // Non-pickles, self-contained pickles and joblib files are byte-identical.
+    for p in [
+        "README.txt",
+        "model.joblib",
+        "plain4.pkl",
+        "plain0.pkl",
+        "compressed/plain.pkl.gz",
+    ] {
+        assert_eq!(
+            std::fs::read(corpus("tree").join(p)).unwrap(),
+            std::fs::read(out.join(p)).unwrap(),
+            "{p}"
+        );
+    }
+    for p in [
+        "closure.pkl",
+        "nested/class.pkl",
+        "nested/old_cp.pkl",
+        "sample_model.bin",
+        "plain0.pkl",
+    ] {
+        python_loads(&out.join(p), "d");
+    }
+    python_loads(&out.join("compressed/lambda.pkl.gz"), "gzip.decompress(d)");
+    python_loads(&out.join("compressed/lambda.pkl.bz2"), "bz2.decompress(d)");
+    python_loads(&out.join("compressed/lambda.pkl.xz"), "lzma.decompress(d)");
+    // Same compression format kept.
+    assert!(std::fs::read(out.join("compressed/lambda.pkl.xz"))
+        .unwrap()
+        .starts_with(b"\xfd7zXZ\0"));
+}
+
+#[test]
+fn torch_zip_members_kept_and_aligned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("ckpt.pt");
+    depickle()
+        .arg(corpus("tree/checkpoint.pt"))
+        .arg("-o")
+        .arg(&out)
+        .assert()
+        .success();
+    let script = r#"
+import sys, zipfile, pickle, io
+a, b = zipfile.ZipFile(sys.argv[1]), zipfile.ZipFile(sys.argv[2])
+assert [i.filename for i in a.infolist()] == [i.filename for i in b.infolist()]
+raw = open(sys.argv[2], 'rb').read()
+class U(pickle.Unpickler):
+    def persistent_load(self, pid): return pid
+for i in b.infolist():
+    j = a.getinfo(i.filename)
+    assert i.compress_type == j.compress_type, i.filename
+    if i.filename != 'archive/data.pkl':
+        assert a.read(i.filename) == b.read(i.filename), i.filename
+    if '/data/' in i.filename:
+        o = i.header_offset
+        start = o + 30 + int.from_bytes(raw[o+26:o+28], 'little') + int.from_bytes(raw[o+28:o+30], 'little')
+        assert start % 64 == 0, (i.filename, start)
+f = U(io.BytesIO(b.read('archive/data.pkl'))).load()
+assert callable(f)
+"#;
+    let st = std::process::Command::new("python3")
+        .args(["-I", "-S", "-c", script])
+        .arg(corpus("tree/checkpoint.pt"))
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(st.success());
+}
+
+#[test]
+fn bad_files_fail_without_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let assert = depickle()
+        .arg(corpus("bad"))
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .assert()
+        .failure();
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    assert_ne!(report["exit_code"], 0);
+    assert_eq!(report["counts"]["refused"], 1);
+    assert_eq!(report["counts"]["not-a-pickle"], 2);
+    assert!(files_under(&out).is_empty(), "{:?}", files_under(&out));
+}
+
+#[test]
+fn in_place_failure_keeps_originals_and_converts_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    copy_tree(&corpus("bad"), &dir);
+    std::fs::copy(corpus("tree/closure.pkl"), dir.join("good.pkl")).unwrap();
+    depickle()
+        .arg(&dir)
+        .arg("--in-place")
+        .arg("--quiet")
+        .arg("--jobs")
+        .arg("2")
+        .assert()
+        .failure();
+    for p in ["garbage.pkl", "truncated.pkl", "refused.pkl"] {
+        assert_eq!(
+            std::fs::read(dir.join(p)).unwrap(),
+            std::fs::read(corpus("bad").join(p)).unwrap()
+        );
+    }
+    python_loads(&dir.join("good.pkl"), "d");
+    let names = files_under(&dir);
+    assert!(names.iter().all(|n| !n.contains(".depickle-")), "{names:?}");
+}
+
+#[test]
+fn output_inside_input_or_same_dir_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    copy_tree(&corpus("tree"), &dir);
+    let o = depickle().arg(&dir).arg("-o").arg(&dir).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_contains(&o.stderr, "--in-place");
+    let o = depickle()
+        .arg(&dir)
+        .arg("-o")
+        .arg(dir.join("sub"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert_contains(&o.stderr, "inside the input");
+}
+
+fn assert_contains(out: &[u8], needle: &str) {
+    let s = String::from_utf8_lossy(out);
+    assert!(s.contains(needle), "{needle:?} not in {s}");
+}
+
+#[cfg(unix)]
+#[test]
+fn symlinks_are_not_followed_out_of_the_tree() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(corpus("tree/plain4.pkl"), dir.join("a.pkl")).unwrap();
+    std::fs::write(tmp.path().join("secret.pkl"), b"outside").unwrap();
+    std::os::unix::fs::symlink(tmp.path().join("secret.pkl"), dir.join("escape.pkl")).unwrap();
+    let out = tmp.path().join("out");
+    let a = depickle()
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(report["counts"]["skipped"], 1);
+    assert!(!out.join("escape.pkl").exists());
+}
+
+#[test]
+fn check_recurses_into_directories_and_containers() {
+    let o = depickle()
+        .arg("check")
+        .arg(corpus("tree"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_contains(
+        &o.stdout,
+        "checkpoint.pt!archive/data.pkl: needs cloudpickle",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    depickle()
+        .arg(corpus("tree"))
+        .arg("-o")
+        .arg(&out)
+        .arg("-q")
+        .assert()
+        .success();
+    let a = depickle()
+        .arg("check")
+        .arg("--json")
+        .arg(&out)
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert!(v.as_array().unwrap().len() >= 10);
+}
