@@ -89,12 +89,15 @@ def main():
     size = os.path.getsize(big)
     sh(["cat", big], stdout=subprocess.DEVNULL)  # warm the page cache
     cp_t, cp_m = median_run(["cp", big, os.path.join(tmp, "cp.out")], a.reps, [os.path.join(tmp, "cp.out")])
+    cps_t, _ = median_run(["sh", "-c", 'cp "$0" "$1" && sync "$1"', big, os.path.join(tmp, "cp.out")], a.reps,
+                          [os.path.join(tmp, "cp.out")])
     os.remove(os.path.join(tmp, "cp.out"))
     dp_t, dp_m = median_run([BIN, "-q", big, "-o", bigout], a.reps, [bigout])
     verify_big(tmp)
     rows.append(("1 GB payload-heavy (cp)", "%.2f s" % cp_t, "%.0f MB/s" % (size / cp_t / 1e6), "%.1f MB" % (cp_m / 1024), ""))
+    rows.append(("1 GB payload-heavy (cp + sync, durable like depickle)", "%.2f s" % cps_t, "%.0f MB/s" % (size / cps_t / 1e6), "", ""))
     rows.append(("1 GB payload-heavy (depickle)", "%.2f s" % dp_t, "%.0f MB/s" % (size / dp_t / 1e6), "%.1f MB" % (dp_m / 1024),
-                 "%.2f× cp (target ≤ 2×) %s; RSS target < 200 MB %s" % (dp_t / cp_t, ok(dp_t <= 2 * cp_t), ok(dp_m < 200 * 1024))))
+                 "%.2f× cp (target ≤ 2×) %s, %.2f× cp+sync; RSS target < 200 MB %s" % (dp_t / cp_t, ok(dp_t <= 2 * cp_t), dp_t / cps_t, ok(dp_m < 200 * 1024))))
     os.remove(bigout)
     small, smallout = os.path.join(tmp, "small.pkl"), os.path.join(tmp, "small.out.pkl")
     size = os.path.getsize(small)
@@ -108,7 +111,13 @@ def main():
         for name, nfiles in (("many", 10_000), ("large", 20)):
             src, dst = os.path.join(tmp, name), os.path.join(tmp, name + ".out")
             nbytes = dir_bytes(src)
-            sh(["cat"] + [os.path.join(src, f) for f in sorted(os.listdir(src))[:1]], stdout=subprocess.DEVNULL)
+            sh(["sh", "-c", "cat %s/* > /dev/null" % src])  # warm the page cache
+            reps = max(1, a.reps // 2) if name == "large" else a.reps
+            cpdst = dst + ".cp"
+            ct, cm = median_run(["cp", "-r", src, cpdst], reps, [cpdst])
+            shutil.rmtree(cpdst, ignore_errors=True)
+            rows.append(("%d files, cp -r baseline (%.0f MB)" % (nfiles, nbytes / 1e6), "%.2f s" % ct,
+                         "%.0f files/s, %.0f MB/s" % (nfiles / ct, nbytes / ct / 1e6), "%.0f MB" % (cm / 1024), ""))
             res = {}
             for jobs in (1, 2):
                 if batch:
@@ -116,7 +125,7 @@ def main():
                 else:  # no batch mode yet: a shell loop of single-file runs (jobs via xargs -P)
                     os.makedirs(dst, exist_ok=True)
                     cmd = ["sh", "-c", "mkdir -p %s && cd %s && ls | xargs -P %d -I{} %s -q {} -o %s/{}" % (dst, src, jobs, BIN, dst)]
-                res[jobs] = median_run(cmd, max(1, a.reps // 2) if name == "large" else a.reps, [dst])
+                res[jobs] = median_run(cmd, reps, [dst])
             t1, t2 = res[1][0], res[2][0]
             label = "batch %d files, %s" % (nfiles, "--jobs" if batch else "xargs -P loop (no batch mode)")
             for jobs in (1, 2):
