@@ -619,8 +619,8 @@ pub fn compress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Write `dest` through a temporary file in its directory, synced then renamed over it; keeps
-/// the permissions of `perm_from`. On error the temporary file is removed and `dest` untouched.
+/// Write `dest` atomically with `depickle_core::write_atomic`, keeping the permissions of
+/// `perm_from`; plain I/O errors for the copy paths.
 pub fn write_atomic(
     dest: &Path,
     perm_from: &Path,
@@ -643,28 +643,7 @@ fn write_atomic_convert(
     perm_from: &Path,
     f: impl FnOnce(&mut dyn Write) -> Result<(), ConvertError>,
 ) -> Result<(), ConvertError> {
-    let dir = match dest.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let io = |e| ConvertError::Io {
-        path: dest.display().to_string(),
-        source: e,
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".depickle-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    let mut w = std::io::BufWriter::with_capacity(1 << 20, tmp);
-    f(&mut w)?;
-    let tmp = w.into_inner().map_err(|e| io(e.into_error()))?;
-    tmp.as_file().sync_all().map_err(io)?;
-    if let Ok(meta) = std::fs::metadata(perm_from) {
-        let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
-    }
-    tmp.persist(dest).map_err(|e| io(e.error))?;
-    Ok(())
+    depickle_core::write_atomic(dest, Some(perm_from), f)
 }
 
 /// The verdict of `depickle check` for one pickle (a file, or a member of a container).

@@ -386,14 +386,34 @@ mod mapped {
     }
 }
 
-/// Convert `data` into the file `dest`: written to a temporary file beside it, flushed and
-/// synced, then renamed over `dest`. On any error the temporary file is removed and `dest` is
-/// untouched (so converting a file onto itself never loses it).
+/// Convert `data` into the file `dest` atomically (see [`write_atomic`]). On any error the
+/// temporary file is removed and `dest` is untouched, so converting a file onto itself never
+/// loses it.
 pub fn convert_to_file(
     data: &[u8],
     dest: &Path,
     catalog: &Catalog,
 ) -> Result<Report, ConvertError> {
+    write_atomic(dest, Some(dest), |w| {
+        convert_bytes(data, w, catalog).map(|(_, report)| report)
+    })
+}
+
+/// Write `dest` through a temporary file in the same directory, then rename it over `dest`.
+///
+/// * `produce` writes the content through an [`OutputFile`] (large slices of a mapped input are
+///   copied in the kernel). If it fails, the temporary file is removed and `dest` is untouched.
+/// * A new file gets the default mode (0666 less the umask), not the temporary file's 0600;
+///   when `perm_from` exists (the file being replaced, or the source of a mirrored copy), its
+///   permissions are copied.
+/// * Durability: when `dest` already exists, the data is synced before the rename, so a crash
+///   leaves either the old or the new file, never an empty one. A file that did not exist is
+///   not synced, like `cp`: no existing data is at risk, and syncing costs as much as the copy.
+pub fn write_atomic<T>(
+    dest: &Path,
+    perm_from: Option<&Path>,
+    produce: impl FnOnce(&mut dyn Write) -> Result<T, ConvertError>,
+) -> Result<T, ConvertError> {
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -402,24 +422,84 @@ pub fn convert_to_file(
         path: dest.display().to_string(),
         source: e,
     };
-    let tmp = tempfile::Builder::new()
-        .prefix(".depickle-")
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(io)?;
-    let writer = OutputFile::new(tmp);
-    let (writer, report) = convert_bytes(data, writer, catalog)?;
+    let replacing = std::fs::symlink_metadata(dest).is_ok();
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".depickle-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    let tmp = builder.tempfile_in(dir).map_err(io)?;
+    let mut writer = OutputFile::new(tmp);
+    let value = produce(&mut writer)?;
     let tmp = writer.into_inner().map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    if let Ok(meta) = std::fs::metadata(dest) {
+    if replacing {
+        tmp.as_file().sync_all().map_err(io)?;
+    }
+    if let Some(meta) = perm_from.and_then(|p| std::fs::metadata(p).ok()) {
         let _ = std::fs::set_permissions(tmp.path(), meta.permissions());
     }
     tmp.persist(dest).map_err(|e| io(e.error))?;
-    Ok(report)
+    Ok(value)
 }
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn new_outputs_get_default_mode_and_replacements_keep_theirs() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plain = dir.path().join("plain");
+        std::fs::File::create(&plain).expect("create");
+        let made = dir.path().join("made");
+        write_atomic(&made, Some(&made), |w| {
+            w.write_all(b"x").map_err(|e| ConvertError::Io {
+                path: "t".into(),
+                source: e,
+            })
+        })
+        .expect("write");
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&made),
+            mode(&plain),
+            "a new output must honour the umask like any new file"
+        );
+        std::fs::set_permissions(&made, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        write_atomic(&made, Some(&made), |w| {
+            w.write_all(b"y").map_err(|e| ConvertError::Io {
+                path: "t".into(),
+                source: e,
+            })
+        })
+        .expect("rewrite");
+        assert_eq!(mode(&made), 0o640);
+        assert_eq!(std::fs::read(&made).expect("read"), b"y");
+    }
+
+    #[test]
+    fn failed_write_leaves_destination_and_no_temporary() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let dest = dir.path().join("keep");
+        std::fs::write(&dest, b"original").expect("seed");
+        let r: Result<(), _> = write_atomic(&dest, Some(&dest), |w| {
+            w.write_all(b"partial").map_err(|e| ConvertError::Io {
+                path: "t".into(),
+                source: e,
+            })?;
+            Err(ConvertError::Empty)
+        });
+        assert!(r.is_err());
+        assert_eq!(std::fs::read(&dest).expect("read"), b"original");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            1,
+            "temporary file left behind"
+        );
+    }
+
     use super::*;
 
     /// Payloads of a mapped input are copied in the kernel; the bytes must be identical to what
