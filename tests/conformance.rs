@@ -7,6 +7,9 @@
 //! and its pickles are skipped. `DEPICKLE_CONFORMANCE_FILTER=substring` restricts the run to
 //! corpus paths containing the substring.
 
+mod common;
+
+use common::interpreter;
 use depickle_recipes::Catalog;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -30,48 +33,6 @@ fn find_manifests(dir: &Path, out: &mut Vec<PathBuf>) {
             out.push(p);
         }
     }
-}
-
-/// The interpreter for a `3.X` minor version, if this machine has one.
-fn interpreter(minor: &str) -> Option<PathBuf> {
-    let root = Command::new("pyenv")
-        .arg("root")
-        .output()
-        .ok()
-        .and_then(|o| {
-            o.status
-                .success()
-                .then(|| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string()))
-        });
-    let mut candidates = Vec::new();
-    if let Some(root) = root {
-        if let Ok(versions) = std::fs::read_dir(root.join("versions")) {
-            let mut vs: Vec<PathBuf> = versions.flatten().map(|e| e.path()).collect();
-            vs.sort();
-            for v in vs {
-                let name = v
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                if name.starts_with(&format!("{minor}.")) {
-                    candidates.push(v.join("bin").join(format!("python{minor}")));
-                }
-            }
-        }
-    }
-    candidates.push(PathBuf::from(format!("python{minor}")));
-    candidates.into_iter().find(|c| {
-        Command::new(c)
-            .args([
-                "-I",
-                "-S",
-                "-c",
-                "import sys; print('%d.%d' % sys.version_info[:2])",
-            ])
-            .output()
-            .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == minor)
-            .unwrap_or(false)
-    })
 }
 
 struct Job {
