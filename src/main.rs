@@ -502,32 +502,50 @@ fn inspect_one(
     catalog: &Catalog,
 ) -> Result<serde_json::Value, ConvertError> {
     let graphs = depickle_core::lift_all(data)?;
-    let mut globals = std::collections::BTreeSet::new();
+    let mut original = depickle_core::names::LoadTimeNames::default();
     let mut serializers = std::collections::BTreeSet::new();
     let mut protocol = 0;
     for g in &graphs {
-        globals.extend(depickle_core::globals_of(g));
+        let n = depickle_core::names::load_time_names(g);
+        original.globals.extend(n.globals);
+        original.modules.extend(n.modules);
+        original.dynamic_lookups += n.dynamic_lookups;
         serializers.extend(depickle_core::serializer_globals(g));
         protocol = protocol.max(g.protocol);
     }
+    let globals = original.globals.clone();
     let fp = inspect::fingerprint(&graphs);
-    // What the converted output imports: convert in memory (nothing is executed).
-    let (output_globals, conversion) =
+    // What the converted output imports: convert in memory (nothing is executed). When the
+    // conversion is refused, report what the original itself reaches.
+    let (output_globals, modules, dynamic_lookups, conversion) =
         match depickle_core::convert_bytes(data, std::io::sink(), catalog) {
-            Ok((_, r)) => (r.output_globals, r.status.to_string()),
-            Err(e) => (globals.clone(), format!("refused: {e}")),
+            Ok((_, r)) => (
+                r.output_globals,
+                r.output_modules,
+                r.dynamic_lookups,
+                r.status.to_string(),
+            ),
+            Err(e) => (
+                original.globals,
+                original.modules,
+                original.dynamic_lookups,
+                format!("refused: {e}"),
+            ),
         };
-    let modules: std::collections::BTreeSet<String> = output_globals
-        .iter()
-        .map(|g| g.rsplit_once('.').map(|x| x.0).unwrap_or(g).to_string())
-        .collect();
-    let dangerous: Vec<&String> = globals
+    let mut dangerous: Vec<String> = globals
         .iter()
         .chain(output_globals.iter())
+        .chain(modules.iter())
         .filter(|g| inspect::is_dangerous(g))
+        .cloned()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    if dynamic_lookups > 0 {
+        dangerous.push(format!(
+            "{dynamic_lookups} import/getattr call(s) whose target is only known at load time"
+        ));
+    }
     let cpython_note = match fp.cpython.as_slice() {
         [] if fp.code_objects == 0 => "no code objects: not tied to a CPython version".to_string(),
         [] => "code objects found, CPython version not recognised".to_string(),
@@ -549,6 +567,7 @@ fn inspect_one(
         "globals": globals,
         "output_globals": output_globals,
         "modules": modules,
+        "dynamic_lookups": dynamic_lookups,
         "dangerous": dangerous,
     }))
 }

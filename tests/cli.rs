@@ -187,6 +187,27 @@ fn inspect_flags_dangerous_globals() {
 }
 
 #[test]
+fn inspect_sees_lookups_through_import_module_and_getattr() {
+    // getattr(importlib.import_module("os"), "system"): no `os.system` global in the stream.
+    let data = b"\x80\x02cbuiltins\ngetattr\ncimportlib\nimport_module\nX\x02\x00\x00\x00os\x85RX\x06\x00\x00\x00system\x86R.";
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("indirect.pkl");
+    std::fs::write(&f, data).unwrap();
+    let out = depickle()
+        .arg("inspect")
+        .arg("--json")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["dangerous"], serde_json::json!(["os.system"]));
+    assert!(v["modules"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("os")));
+}
+
+#[test]
 fn deeply_nested_pickle_converts_without_stack_overflow() {
     // [[[[...]]]] 200,000 levels: EMPTY_LIST per level, then APPEND per level.
     const DEPTH: usize = 200_000;

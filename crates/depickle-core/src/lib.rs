@@ -6,6 +6,8 @@
 //! renamed over the destination only once everything succeeded, so a refused or failed
 //! conversion never leaves a partial output and an in-place conversion never loses the original.
 
+pub mod names;
+
 use depickle_recipes::{serializer_family, Catalog, RecipeError};
 use pickle_ir::{Graph, LiftError, Node};
 use serde::Serialize;
@@ -64,10 +66,23 @@ pub struct Report {
     pub serializers: BTreeSet<String>,
     /// `module.name` of each helper rewritten, with counts.
     pub helpers_rewritten: std::collections::BTreeMap<String, u64>,
-    /// Every global the output imports at load time.
+    /// Every global the output looks up at load time, including attribute lookups on imported
+    /// modules resolved statically (see [`names`]).
     pub output_globals: BTreeSet<String>,
+    /// Every module the output imports at load time (globals' modules and `import_module`).
+    pub output_modules: BTreeSet<String>,
+    /// Import/lookup calls whose target is only known at load time.
+    pub dynamic_lookups: usize,
     pub input_bytes: u64,
     pub output_bytes: u64,
+}
+
+impl Report {
+    fn add_names(&mut self, n: names::LoadTimeNames) {
+        self.output_globals.extend(n.globals);
+        self.output_modules.extend(n.modules);
+        self.dynamic_lookups += n.dynamic_lookups;
+    }
 }
 
 /// Convert pickle bytes, writing the result to `out`. On error nothing useful was written to
@@ -98,7 +113,7 @@ pub fn convert_bytes<W: Write>(
     if !any {
         report.status = "self-contained";
         for g in &graphs {
-            report.output_globals.extend(globals_of(g));
+            report.add_names(names::load_time_names(g));
         }
         out.write_all(data).map_err(|e| ConvertError::Io {
             path: "<output>".into(),
@@ -112,7 +127,7 @@ pub fn convert_bytes<W: Write>(
             for (k, v) in stats.helpers {
                 *report.helpers_rewritten.entry(k).or_default() += v;
             }
-            report.output_globals.extend(globals_of(&g));
+            report.add_names(names::load_time_names(&g));
             rewritten.push(g);
         }
         for g in &rewritten {
@@ -154,14 +169,7 @@ pub fn serializer_globals(g: &Graph<'_>) -> BTreeSet<String> {
 
 /// `module.name` of every global reachable from the root.
 pub fn globals_of(g: &Graph<'_>) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    g.walk_uses(|u| match g.node(u.node) {
-        Node::Global { module, name } | Node::Inst { module, name, .. } => {
-            out.insert(format!("{module}.{name}"));
-        }
-        _ => {}
-    });
-    out
+    names::load_time_names(g).globals
 }
 
 struct CountingWriter<W> {
