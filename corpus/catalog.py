@@ -569,6 +569,10 @@ def _file_handle():
     return f
 
 
+# One path per (serializer, version, python): `generate.py --jobs 2` runs combos in parallel, and
+# dill's loader opens the file only if it exists, so a shared path let one combo's expected
+# results see another combo's file. Set in main(); pickles made before this fix use
+# "/tmp/depickle-corpus-file-handle.txt" (equally absent when the expectations were recorded).
 FILE_HANDLE_PATH = "/tmp/depickle-corpus-file-handle.txt"
 _CLEANUPS = []
 
@@ -773,6 +777,9 @@ def main(argv=None):
         builders = collections.OrderedDict((k, builders[k]) for k in wanted)
 
     ser, ser_version, default_proto = _load_serializer(a.serializer)
+    global FILE_HANDLE_PATH
+    FILE_HANDLE_PATH = "/tmp/depickle-corpus-file-handle-%s-%s-py%d.%d.txt" % (
+        (a.serializer, ser_version) + tuple(sys.version_info[:2]))
     protocols = [p if p == "default" else int(p) for p in a.protocols.split(",")]
     settings = a.settings.split(",") if a.serializer == "dill" else [None]
     os.makedirs(a.outdir, exist_ok=True)
