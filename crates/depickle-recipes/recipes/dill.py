@@ -243,6 +243,15 @@ def load_type(name):
         return type(collections.OrderedDict().values())
     if name == "OdictItemsType":
         return type(collections.OrderedDict().items())
+    if name == "ExitType":
+        # The class of `exit`/`quit` (added by `site`).
+        return getattr(importlib.import_module("_sitebuiltins"), "Quitter")
+    if name == "GenericAliasIteratorType":
+        # Python >= 3.11 (the only ones where dill's table has it).
+        return type(iter(types.GenericAlias(list, (int,))))
+    if name == "PyCapsuleType":
+        # The capsule class itself (never a capsule); types.CapsuleType only exists from 3.13.
+        return type(getattr(importlib.import_module("datetime"), "datetime_CAPI"))
     pure_python_io = {
         "PyBufferedRandomType": "BufferedRandom",
         "PyBufferedReaderType": "BufferedReader",
@@ -430,9 +439,13 @@ def create_filehandle(name, mode, position, closed, open, strictio, fmode, fdata
     return f
 
 
+# dill's `StringIO` is `io.BytesIO` on Python 3 (these helpers are written for Python 2's
+# cStringIO objects).
+
+
 @recipe("_create_stringi")
 def create_stringi(value, position, closed):
-    f = io.StringIO(value)
+    f = io.BytesIO(value)
     if closed:
         f.close()
     else:
@@ -442,7 +455,7 @@ def create_stringi(value, position, closed):
 
 @recipe("_create_stringo")
 def create_stringo(value, position, closed):
-    f = io.StringIO()
+    f = io.BytesIO()
     if closed:
         f.close()
     else:
