@@ -1,8 +1,7 @@
 //! `depickle inspect`: what a pickle is and what loading it (after conversion) will import.
 //! Everything here reads the lifted graph; nothing is executed.
 
-use pickle_codec::Op;
-use pickle_ir::{Graph, Node, NodeId};
+use pickle_ir::{ConstOp, Graph, Node, NodeId};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -88,7 +87,12 @@ pub fn fingerprint(graphs: &[Graph<'_>]) -> Fingerprint {
     let mut candidates: Option<BTreeSet<&'static str>> = None;
     for g in graphs {
         for n in &g.nodes {
-            if let Node::Global { module, name } | Node::Inst { module, name, .. } = n {
+            let qual = match n {
+                Node::Global { module, name } => Some((module, name)),
+                Node::Inst(inst) => Some((&inst.module, &inst.name)),
+                _ => None,
+            };
+            if let Some((module, name)) = qual {
                 if depickle_recipes::serializer_family(module).is_some() {
                     fp.helpers.insert(format!("{module}.{name}"));
                     modules.insert(module.to_string());
@@ -182,7 +186,9 @@ fn is_code_type(g: &Graph<'_>, id: NodeId) -> bool {
 /// Bytes of a node: a bytes constant, or protocol 2's `_codecs.encode(str, 'latin1')`.
 fn bytes_of(g: &Graph<'_>, id: NodeId) -> Option<Vec<u8>> {
     match g.node(id) {
-        Node::Const(Op::BinBytes(b) | Op::ShortBinBytes(b) | Op::BinBytes8(b)) => Some(b.to_vec()),
+        Node::Const(ConstOp::BinBytes(b) | ConstOp::ShortBinBytes(b) | ConstOp::BinBytes8(b)) => {
+            Some(b.to_vec())
+        }
         Node::Call { func, args } => {
             let (m, n) = global_name(g, func.node)?;
             if m != "_codecs" || n != "encode" {

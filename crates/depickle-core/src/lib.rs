@@ -123,15 +123,17 @@ pub fn convert_bytes<W: Write>(
         report.status = "converted";
         let mut rewritten = Vec::with_capacity(graphs.len());
         for mut g in graphs {
-            let stats = depickle_recipes::rewrite(&mut g, catalog)?;
+            // One walk after rewriting checks that no serializer global survives and counts
+            // uses; the counts give the reachable names and the emitter's memo decisions.
+            let (stats, counts) = depickle_recipes::rewrite_counted(&mut g, catalog)?;
             for (k, v) in stats.helpers {
                 *report.helpers_rewritten.entry(k).or_default() += v;
             }
-            report.add_names(names::load_time_names(&g));
-            rewritten.push(g);
+            report.add_names(names::load_time_names_counted(&g, &counts));
+            rewritten.push((g, counts));
         }
-        for g in &rewritten {
-            let (w, _) = pickle_emit::emit(g, out)?;
+        for (g, counts) in rewritten {
+            let (w, _) = pickle_emit::emit_counted(&g, out, g.protocol, counts)?;
             out = w;
         }
     }
@@ -159,9 +161,8 @@ pub fn serializer_globals(g: &Graph<'_>) -> BTreeSet<String> {
     g.nodes
         .iter()
         .filter_map(|n| match n {
-            Node::Global { module, .. } | Node::Inst { module, .. } => {
-                serializer_family(module).map(String::from)
-            }
+            Node::Global { module, .. } => serializer_family(module).map(String::from),
+            Node::Inst(inst) => serializer_family(&inst.module).map(String::from),
             _ => None,
         })
         .collect()

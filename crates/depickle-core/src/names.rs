@@ -25,33 +25,53 @@ pub struct LoadTimeNames {
 
 /// Walk everything reachable from the root.
 pub fn load_time_names(g: &Graph<'_>) -> LoadTimeNames {
+    load_time_names_counted(g, &g.use_counts())
+}
+
+/// [`load_time_names`] given the graph's [`Graph::use_counts`]: reachable nodes are those with
+/// a use, and a dynamic lookup counts once per use, so no walk is needed.
+pub fn load_time_names_counted(g: &Graph<'_>, counts: &[u32]) -> LoadTimeNames {
     let mut out = LoadTimeNames::default();
-    g.walk_uses(|u| match g.node(u.node) {
-        Node::Global { module, name } | Node::Inst { module, name, .. } => {
-            out.globals.insert(format!("{module}.{name}"));
-            out.modules.insert(module.to_string());
+    for (node, &count) in g.nodes.iter().zip(counts) {
+        if count == 0 {
+            continue;
         }
-        Node::Call { func, args } => {
-            let Some(f) = global_of(g, *func) else { return };
-            match f.as_str() {
-                "importlib.import_module" | "builtins.__import__" => match arg_str(g, *args, 0) {
-                    Some(m) => {
-                        out.modules.insert(m);
-                    }
-                    None => out.dynamic_lookups += 1,
-                },
-                "builtins.getattr" => match (target_name(g, *args), arg_str(g, *args, 1)) {
-                    (Some(base), Some(attr)) => {
-                        out.globals.insert(format!("{base}.{attr}"));
-                    }
-                    (Some(_), None) => out.dynamic_lookups += 1,
-                    _ => {}
-                },
-                _ => {}
+        match node {
+            Node::Global { module, name } => {
+                out.globals.insert(format!("{module}.{name}"));
+                out.modules.insert(module.to_string());
             }
+            Node::Inst(inst) => {
+                out.globals.insert(format!("{}.{}", inst.module, inst.name));
+                out.modules.insert(inst.module.to_string());
+            }
+            Node::Call { func, args } => {
+                let Some(f) = global_of(g, *func) else {
+                    continue;
+                };
+                let count = count as usize;
+                match f.as_str() {
+                    "importlib.import_module" | "builtins.__import__" => {
+                        match arg_str(g, *args, 0) {
+                            Some(m) => {
+                                out.modules.insert(m);
+                            }
+                            None => out.dynamic_lookups += count,
+                        }
+                    }
+                    "builtins.getattr" => match (target_name(g, *args), arg_str(g, *args, 1)) {
+                        (Some(base), Some(attr)) => {
+                            out.globals.insert(format!("{base}.{attr}"));
+                        }
+                        (Some(_), None) => out.dynamic_lookups += count,
+                        _ => {}
+                    },
+                    _ => {}
+                }
+            }
+            _ => {}
         }
-        _ => {}
-    });
+    }
     out
 }
 
@@ -75,8 +95,11 @@ fn global_of(g: &Graph<'_>, u: Use) -> Option<String> {
 
 fn str_of(g: &Graph<'_>, u: Use) -> Option<String> {
     match g.node(resolve(g, u.node)) {
-        Node::Const(op) => const_op_str(op).map(|s| s.into_owned()),
-        Node::Value(Scalar::Str(s)) => Some(s.to_string()),
+        Node::Const(op) => const_op_str(&op.op()).map(|s| s.into_owned()),
+        Node::Value(v) => match &**v {
+            Scalar::Str(s) => Some(s.to_string()),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -144,15 +144,15 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             return *id;
         }
         let id = self.add(Node::Global {
-            module: Cow::Owned(module.to_string()),
-            name: Cow::Owned(name.to_string()),
+            module: module.to_string().into(),
+            name: name.to_string().into(),
         });
         self.s.globals.insert(key, id);
         id
     }
 
     fn scalar(&mut self, s: Scalar<'a>) -> Use {
-        Use::of(self.add(Node::Value(s)))
+        Use::of(self.add(Node::Value(Box::new(s))))
     }
 
     /// Turn a value into a use of a node that produces it at load time.
@@ -164,7 +164,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             Value::Str(s) => self.scalar(Scalar::Str(Cow::Owned(s.to_string()))),
             Value::Tuple(items) => {
                 let uses = items.iter().map(|x| self.lower(x)).collect::<R<Vec<_>>>()?;
-                Use::of(self.add(Node::Tuple(uses)))
+                Use::of(self.add(Node::Tuple(uses.into())))
             }
             Value::List(items) => {
                 let items = items.borrow().clone();
@@ -182,7 +182,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             Value::Module(m) => {
                 let f = self.global_node("importlib", "import_module");
                 let name = self.scalar(Scalar::Str(Cow::Owned(m.to_string())));
-                let args = self.add(Node::Tuple(vec![name]));
+                let args = self.add(Node::Tuple(vec![name].into()));
                 Use::of(self.add(Node::Call {
                     func: Use::of(f),
                     args: Use::of(args),
@@ -210,7 +210,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                     .iter()
                     .map(|x| self.lower(x))
                     .collect::<R<Vec<_>>>()?;
-                let t = self.add(Node::Tuple(args));
+                let t = self.add(Node::Tuple(args.into()));
                 Use::of(self.add(Node::Call {
                     func: f,
                     args: Use::of(t),
@@ -223,7 +223,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
     fn getattr_node(&mut self, obj: Use, name: &str) -> Use {
         let f = self.global_node("builtins", "getattr");
         let n = self.scalar(Scalar::Str(Cow::Owned(name.to_string())));
-        let args = self.add(Node::Tuple(vec![obj, n]));
+        let args = self.add(Node::Tuple(vec![obj, n].into()));
         Use::of(self.add(Node::Call {
             func: Use::of(f),
             args: Use::of(args),
@@ -247,7 +247,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             f
         } else {
             let partial = self.global_node("functools", "partial");
-            let ptuple = self.add(Node::Tuple(vec![f]));
+            let ptuple = self.add(Node::Tuple(vec![f].into()));
             let p = self.add(Node::Call {
                 func: Use::of(partial),
                 args: Use::of(ptuple),
@@ -258,9 +258,11 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                 pairs.push((key, self.lower(x)?));
             }
             let kw = self.add(Node::Dict(pairs));
-            let empty = self.add(Node::Tuple(vec![]));
+            let empty = self.add(Node::Tuple(vec![].into()));
             let none = self.scalar(Scalar::None);
-            let state = self.add(Node::Tuple(vec![f, Use::of(empty), Use::of(kw), none]));
+            let state = self.add(Node::Tuple(
+                vec![f, Use::of(empty), Use::of(kw), none].into(),
+            ));
             let mut pu = Use::of(p);
             self.s
                 .graph
@@ -269,12 +271,12 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                 .push(Effect::Build(Use::of(state)));
             // A block whose value carries the BUILD keeps the partial a single node.
             let b = self.add(Node::Block {
-                stmts: vec![],
+                stmts: Box::default(),
                 value: pu,
             });
             Use::of(b)
         };
-        let t = self.add(Node::Tuple(arg_uses));
+        let t = self.add(Node::Tuple(arg_uses.into()));
         self.runtime(Node::Call {
             func: callee,
             args: Use::of(t),
@@ -303,9 +305,10 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             .get(u.node.index())
             .copied()
             .unwrap_or(u32::MAX);
-        let node = self.s.graph.node(u.node).clone();
+        // Only small nodes are cloned: containers are cloned below only when viewed statically.
+        let graph: &Graph<'a> = self.s.graph;
         if !has_fx {
-            match &node {
+            match graph.node(u.node) {
                 Node::Const(op) => {
                     if let Some(v) = const_value(op) {
                         return v;
@@ -313,7 +316,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                     return Value::Dyn(Use::of(u.node));
                 }
                 Node::Value(s) => {
-                    return match s {
+                    return match &**s {
                         Scalar::None => Value::None,
                         Scalar::Bool(b) => Value::Bool(*b),
                         Scalar::Int(i) => Value::Int(*i),
@@ -328,21 +331,26 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                     return Value::global(module, name);
                 }
                 Node::Block { stmts, value } if stmts.is_empty() => {
-                    return self.view_at(*value, depth + 1);
+                    let value = *value;
+                    return self.view_at(value, depth + 1);
                 }
                 _ => {}
             }
             if count <= 1 && depth < Self::MAX_VIEW_DEPTH {
+                let node = match self.s.graph.node(u.node) {
+                    n @ (Node::Tuple(_) | Node::List(_) | Node::Dict(_)) => Some(n.clone()),
+                    _ => None,
+                };
                 match &node {
-                    Node::Tuple(items) => {
+                    Some(Node::Tuple(items)) => {
                         let vs = items.iter().map(|x| self.view_at(*x, depth + 1)).collect();
                         return Value::tuple(vs);
                     }
-                    Node::List(items) => {
+                    Some(Node::List(items)) => {
                         let vs = items.iter().map(|x| self.view_at(*x, depth + 1)).collect();
                         return Value::list(vs);
                     }
-                    Node::Dict(pairs) => {
+                    Some(Node::Dict(pairs)) => {
                         let mut out = Vec::with_capacity(pairs.len());
                         let mut ok = true;
                         for (k, _) in pairs {
@@ -364,7 +372,11 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
             }
         }
         // Dynamic: evaluate now (with its effects), refer to the node afterwards.
-        let pure = !has_fx && matches!(node, Node::Const(_) | Node::Global { .. } | Node::Value(_));
+        let pure = !has_fx
+            && matches!(
+                self.s.graph.node(u.node),
+                Node::Const(_) | Node::Global { .. } | Node::Value(_)
+            );
         if !pure {
             self.stmts.push(u);
         }
@@ -378,8 +390,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
         }
         Some(match self.s.graph.node(u.node) {
             Node::Const(op) => const_value(op).is_some(),
-            Node::Value(Scalar::Bytes(_)) => false,
-            Node::Value(_) => true,
+            Node::Value(s) => !matches!(**s, Scalar::Bytes(_)),
             _ => false,
         })
     }
@@ -423,7 +434,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                 | Node::Set(_)
                 | Node::FrozenSet(_)
                 | Node::Global { .. }
-        ) || matches!(self.s.graph.node(u.node), Node::Const(op) if !matches!(op, pickle_codec::Op::None))
+        ) || matches!(self.s.graph.node(u.node), Node::Const(op) if !matches!(op, pickle_ir::ConstOp::None))
     }
 
     // ------------------------------------------------------------------ functions
@@ -934,7 +945,7 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                 }
                 let f = self.global_node("builtins", "getattr");
                 let n = self.scalar(Scalar::Str(Cow::Owned(attr.to_string())));
-                let args = self.add(Node::Tuple(vec![u, n]));
+                let args = self.add(Node::Tuple(vec![u, n].into()));
                 self.runtime(Node::Call {
                     func: Use::of(f),
                     args: Use::of(args),
@@ -1132,10 +1143,10 @@ impl<'s, 'g, 'a> Call<'s, 'g, 'a> {
                         any
                     };
                     let written_with_items = match self.s.graph.node(u.node) {
-                        Node::Tuple(items)
-                        | Node::List(items)
-                        | Node::Set(items)
-                        | Node::FrozenSet(items) => done(&mut items.iter()),
+                        Node::Tuple(items) => done(&mut items.iter()),
+                        Node::List(items) | Node::Set(items) | Node::FrozenSet(items) => {
+                            done(&mut items.iter())
+                        }
                         Node::Dict(pairs) => {
                             done(&mut pairs.iter().flat_map(|(k, v)| [k, v].into_iter()))
                         }
@@ -1381,8 +1392,9 @@ fn constant(c: &Constant) -> R<Value> {
 }
 
 /// The static value of a constant opcode, for the kinds recipes reason about.
-pub(crate) fn const_value(op: &pickle_codec::Op<'_>) -> Option<Value> {
+pub(crate) fn const_value(op: &pickle_ir::ConstOp<'_>) -> Option<Value> {
     use pickle_codec::Op;
+    let op = &op.op();
     Some(match *op {
         Op::None => Value::None,
         Op::NewTrue => Value::Bool(true),

@@ -15,7 +15,7 @@ pub mod rewrite;
 pub mod value;
 
 pub use catalog::RecipeModule;
-pub use rewrite::{rewrite, RewriteStats};
+pub use rewrite::{rewrite, rewrite_counted, RewriteStats};
 
 /// Why a helper could not be rewritten.
 #[derive(Debug, thiserror::Error)]

@@ -11,7 +11,6 @@ use crate::eval::{Call, Flow, Session};
 use crate::value::Value;
 use crate::{serializer_family, Catalog, RecipeError, RecipeModule};
 use pickle_ir::{Graph, Node, NodeId, Use};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// What the pass did, for reports.
@@ -28,7 +27,16 @@ impl RewriteStats {
 }
 
 pub fn rewrite(graph: &mut Graph<'_>, catalog: &Catalog) -> Result<RewriteStats, RecipeError> {
-    let counts = graph.use_counts();
+    rewrite_counted(graph, catalog).map(|(stats, _)| stats)
+}
+
+/// [`rewrite`], also returning the [`Graph::use_counts`] of the rewritten graph (computed by the
+/// same walk that checks no serializer global survives), for the emitter.
+pub fn rewrite_counted(
+    graph: &mut Graph<'_>,
+    catalog: &Catalog,
+) -> Result<(RewriteStats, Vec<u32>), RecipeError> {
+    let counts = graph.take_use_counts();
     let mut globals: HashMap<(String, String), NodeId> = HashMap::new();
     let mut stats = RewriteStats::default();
     let original = graph.nodes.len();
@@ -73,8 +81,8 @@ pub fn rewrite(graph: &mut Graph<'_>, catalog: &Catalog) -> Result<RewriteStats,
             graph.replace(
                 id,
                 Node::Global {
-                    module: Cow::Owned(module),
-                    name: Cow::Owned(name),
+                    module: module.into(),
+                    name: name.into(),
                 },
             );
             continue;
@@ -115,8 +123,8 @@ pub fn rewrite(graph: &mut Graph<'_>, catalog: &Catalog) -> Result<RewriteStats,
         )?;
         *stats.helpers.entry(format!("{module}.{name}")).or_default() += 1;
     }
-    check_no_serializer_globals(graph)?;
-    Ok(stats)
+    let counts = checked_use_counts(graph)?;
+    Ok((stats, counts))
 }
 
 /// Run recipe `function` for node `id` (a helper call with argument tuple `args`, or a
@@ -182,7 +190,13 @@ fn apply(
     };
     let stmts = std::mem::take(&mut call.stmts);
     drop(call);
-    graph.replace(id, Node::Block { stmts, value });
+    graph.replace(
+        id,
+        Node::Block {
+            stmts: stmts.into_boxed_slice(),
+            value,
+        },
+    );
     Ok(())
 }
 
@@ -215,31 +229,39 @@ fn serializer_attribute(graph: &Graph<'_>, func: Use, args: Use) -> Option<(Stri
 
 /// Fail if any serializer global is still reachable.
 pub fn check_no_serializer_globals(graph: &Graph<'_>) -> Result<(), RecipeError> {
-    let mut found: Option<RecipeError> = None;
-    graph.walk_uses(|u| {
-        if found.is_some() {
-            return;
-        }
-        let node = graph.node(u.node);
+    checked_use_counts(graph).map(|_| ())
+}
+
+/// [`Graph::use_counts`], failing if any serializer global is reachable (the first one the walk
+/// meets is reported).
+pub fn checked_use_counts(graph: &Graph<'_>) -> Result<Vec<u32>, RecipeError> {
+    let is_bad = |node: &Node<'_>| match node {
+        Node::Global { module, .. } => serializer_family(module).is_some(),
+        Node::Inst(inst) => serializer_family(&inst.module).is_some(),
+        _ => false,
+    };
+    let mut bad = false;
+    let counts = graph.use_counts_unordered(|_, node| bad |= is_bad(node));
+    if !bad {
+        return Ok(counts);
+    }
+    // Report the first survivor in walk order, as the ordered walk meets them.
+    graph.use_counts_with(|id, node| {
         let (module, name) = match node {
-            Node::Global { module, name } | Node::Inst { module, name, .. } => {
-                (module.as_ref(), name.as_ref())
-            }
-            _ => return,
+            Node::Global { module, name } => (module.as_str(), name.as_str()),
+            Node::Inst(inst) => (inst.module.as_str(), inst.name.as_str()),
+            _ => return Ok(()),
         };
-        if let Some(family) = serializer_family(module) {
-            found = Some(RecipeError::Survives {
+        match serializer_family(module) {
+            Some(family) => Err(RecipeError::Survives {
                 serializer: family.into(),
                 module: module.into(),
                 name: name.into(),
-                offset: graph.offset(u.node),
-            });
+                offset: graph.offset(id),
+            }),
+            None => Ok(()),
         }
-    });
-    match found {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ pub mod text;
 pub mod write;
 
 pub use error::{CodecError, TextError, WriteError};
-pub use op::{opcode_name, Op};
+pub use op::{min_protocol_of, opcode_name, Op};
 pub use read::Reader;
 pub use write::Writer;
 

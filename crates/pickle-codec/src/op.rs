@@ -239,15 +239,20 @@ impl Op<'_> {
 
     /// The lowest protocol that defines this opcode.
     pub fn min_protocol(&self) -> u8 {
-        match self.code() {
-            0x80..=0x8b => 2,
-            b'B' | b'C' => 3,
-            0x8c..=0x95 => 4,
-            0x96..=0x98 => 5,
-            b'}' | b']' | b')' | b'G' | b'J' | b'K' | b'M' | b'T' | b'U' | b'X' | b'h' | b'j'
-            | b'q' | b'r' | b'e' | b'u' | b'o' | b'Q' => 1,
-            _ => 0,
-        }
+        min_protocol_of(self.code())
+    }
+}
+
+/// The lowest protocol that defines the opcode byte `code` (0 for bytes that are no opcode).
+pub fn min_protocol_of(code: u8) -> u8 {
+    match code {
+        0x80..=0x8b => 2,
+        b'B' | b'C' => 3,
+        0x8c..=0x95 => 4,
+        0x96..=0x98 => 5,
+        b'}' | b']' | b')' | b'G' | b'J' | b'K' | b'M' | b'T' | b'U' | b'X' | b'h' | b'j'
+        | b'q' | b'r' | b'e' | b'u' | b'o' | b'Q' => 1,
+        _ => 0,
     }
 }
 

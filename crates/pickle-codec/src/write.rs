@@ -168,8 +168,10 @@ impl<W: Write> Writer<W> {
         if matches!(op, Op::Proto(_) | Op::Frame(_)) {
             return Ok(());
         }
-        self.check_protocol(op)?;
         let code = op.code();
+        if crate::op::min_protocol_of(code) > self.protocol {
+            self.check_protocol(op)?;
+        }
         match *op {
             Op::Get(i) | Op::Put(i) => {
                 let mut digits = [0u8; 20];

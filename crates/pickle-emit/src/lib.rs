@@ -128,13 +128,28 @@ pub fn emit_at<W: Write>(
     out: W,
     protocol: u8,
 ) -> Result<(W, EmitStats), EmitError> {
+    emit_counted(graph, out, protocol, graph.use_counts())
+}
+
+/// Emit `graph` to `out` at `protocol`, given the graph's current [`Graph::use_counts`] (callers
+/// that already walked the graph pass them to save a walk).
+pub fn emit_counted<W: Write>(
+    graph: &Graph<'_>,
+    out: W,
+    protocol: u8,
+    counts: Vec<u32>,
+) -> Result<(W, EmitStats), EmitError> {
+    assert_eq!(
+        counts.len(),
+        graph.nodes.len(),
+        "use counts of another graph"
+    );
     let mut e = Emitter {
         graph,
         w: Writer::new(out, protocol)?,
         protocol,
-        counts: graph.use_counts(),
+        slots: counts,
         state: vec![State::New; graph.nodes.len()],
-        memo: vec![u32::MAX; graph.nodes.len()],
         stats: EmitStats::default(),
     };
     e.run()?;
@@ -147,9 +162,9 @@ struct Emitter<'g, 'a, W: Write> {
     graph: &'g Graph<'a>,
     w: Writer<W>,
     protocol: u8,
-    counts: Vec<u32>,
+    /// Per node: its use count until it is done, then its memo index if it was memoized.
+    slots: Vec<u32>,
     state: Vec<State>,
-    memo: Vec<u32>,
     stats: EmitStats,
 }
 
@@ -162,6 +177,12 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
         let mut seq: Vec<Task<'g>> = Vec::new();
         while let Some(task) = tasks.pop() {
             match task {
+                Task::Use(u) if u.fx.is_none() => {
+                    // No effects: the use is just its value (`seq` is empty here).
+                    if !self.leaf(u)? {
+                        self.value(u.node, &mut seq)?;
+                    }
+                }
                 Task::Use(u) => {
                     let fx = graph.effects_of(u);
                     for e in &fx.before {
@@ -186,7 +207,11 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 Task::Global(module, name) => self.w.global(module, name)?,
                 Task::Str(text) => self.w.str(text)?,
                 Task::Items { kind, uses } => self.items(kind, uses, &mut seq),
-                Task::Batch { uses, pos } => {
+                Task::Batch { uses, mut pos } => {
+                    // Leaves are written right away (nothing is queued before them).
+                    while pos < uses.len() && self.leaf(uses.get(pos))? {
+                        pos += 1;
+                    }
                     if pos < uses.len() {
                         seq.push(Task::Use(uses.get(pos)));
                         seq.push(Task::Batch { uses, pos: pos + 1 });
@@ -278,14 +303,40 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
         let i = id.index();
         self.state[i] = State::Done;
         self.stats.nodes_written += 1;
-        if self.counts[i] >= 2 {
-            self.memo[i] = self.w.memoize()?;
+        if self.slots[i] >= 2 {
+            self.slots[i] = self.w.memoize()?;
             self.stats.memo_entries += 1;
         }
         Ok(())
     }
 
-    fn tuple_tasks(&self, items: &[Use], seq: &mut Vec<Task<'g>>) {
+    /// Write a use right away if it is a single opcode: no effects, and its node is a scalar or
+    /// already built (a memo fetch). Only call this when no task is queued before the use.
+    fn leaf(&mut self, u: Use) -> Result<bool, EmitError> {
+        if !u.fx.is_none() && self.graph.has_effects(u) {
+            return Ok(false);
+        }
+        let i = u.node.index();
+        match self.state[i] {
+            State::Done => {
+                self.w.get(self.slots[i])?;
+                Ok(true)
+            }
+            State::Building => Ok(false),
+            State::New => match self.graph.node(u.node) {
+                Node::Const(op) => {
+                    self.state[i] = State::Building;
+                    self.w.op(&op.op())?;
+                    self.finish(u.node)?;
+                    Ok(true)
+                }
+                _ => Ok(false),
+            },
+        }
+    }
+
+    /// Tasks of a tuple; `seq` is empty, so leading leaf items are written right away.
+    fn tuple_tasks(&mut self, items: &'g [Use], seq: &mut Vec<Task<'g>>) -> Result<(), EmitError> {
         let short = self.protocol >= 2 && items.len() <= 3;
         if items.is_empty() {
             if self.protocol == 0 {
@@ -294,18 +345,25 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
             } else {
                 seq.push(Task::Op(Op::EmptyTuple));
             }
-            return;
+            return Ok(());
         }
         if !short {
             seq.push(Task::Op(Op::Mark));
         }
-        seq.extend(items.iter().map(|u| Task::Use(*u)));
+        let mut first = 0;
+        if seq.is_empty() {
+            while first < items.len() && self.leaf(items[first])? {
+                first += 1;
+            }
+        }
+        seq.extend(items[first..].iter().map(|u| Task::Use(*u)));
         seq.push(Task::Op(match (short, items.len()) {
             (true, 1) => Op::Tuple1,
             (true, 2) => Op::Tuple2,
             (true, _) => Op::Tuple3,
             _ => Op::Tuple,
         }));
+        Ok(())
     }
 
     fn value(&mut self, id: NodeId, seq: &mut Vec<Task<'g>>) -> Result<(), EmitError> {
@@ -313,7 +371,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
         match self.state[i] {
             State::Done => {
                 // Shared nodes were memoized when created (use count >= 2 covers this use).
-                self.w.get(self.memo[i])?;
+                self.w.get(self.slots[i])?;
                 return Ok(());
             }
             State::Building => {
@@ -328,7 +386,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
         let node = graph.node(id);
         match node {
             Node::Const(op) => {
-                self.w.op(op)?;
+                self.w.op(&op.op())?;
                 self.finish(id)?;
             }
             Node::Value(s) => {
@@ -346,7 +404,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 seq.push(Task::Done(id));
             }
             Node::Tuple(items) => {
-                self.tuple_tasks(items, seq);
+                self.tuple_tasks(items, seq)?;
                 seq.push(Task::Done(id));
             }
             Node::FrozenSet(items) => {
@@ -415,12 +473,12 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 seq.push(Task::Op(Op::Obj));
                 seq.push(Task::Done(id));
             }
-            Node::Inst { module, name, args } => {
+            Node::Inst(inst) => {
                 seq.push(Task::Op(Op::Mark));
-                seq.extend(args.iter().map(|u| Task::Use(*u)));
+                seq.extend(inst.args.iter().map(|u| Task::Use(*u)));
                 seq.push(Task::Op(Op::Inst {
-                    module: module.as_bytes(),
-                    name: name.as_bytes(),
+                    module: inst.module.as_bytes(),
+                    name: inst.name.as_bytes(),
                 }));
                 seq.push(Task::Done(id));
             }

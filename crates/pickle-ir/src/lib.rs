@@ -7,5 +7,8 @@
 pub mod graph;
 pub mod lift;
 
-pub use graph::{const_op_str, Effect, FxId, Graph, Name, Node, NodeId, Scalar, Use, UseEffects};
+pub use graph::{
+    const_op_str, ConstOp, Effect, FxId, Graph, Inst, Name, Node, NodeId, Scalar, TupleItems, Use,
+    UseEffects,
+};
 pub use lift::{lift, lift_with, LiftError, LiftLimits};

@@ -4,7 +4,9 @@
 //! The walk is a single loop over opcodes with an explicit stack, so nesting depth costs heap,
 //! never native stack. Every failure names the byte offset of the opcode at fault.
 
-use crate::graph::{const_op_str, Effect, Graph, Name, Node, NodeId, Use};
+use crate::graph::{
+    const_op_str, ConstOp, Effect, Graph, Inst, Name, Node, NodeId, TupleItems, Use,
+};
 use pickle_codec::{CodecError, Op, Reader};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -77,7 +79,8 @@ pub fn lift_with(data: &[u8], start: usize, limits: LiftLimits) -> Result<Graph<
 /// Memo indices are usually dense (MEMOIZE, BINPUT counters); hand-made pickles may use any u64.
 #[derive(Default)]
 struct Memo {
-    dense: Vec<Option<NodeId>>,
+    /// `u32::MAX` marks a free slot.
+    dense: Vec<u32>,
     sparse: HashMap<u64, NodeId>,
 }
 
@@ -86,17 +89,19 @@ impl Memo {
         let k = key as usize;
         if key < (1 << 32) && k <= self.dense.len() + 1024 {
             if k >= self.dense.len() {
-                self.dense.resize(k + 1, None);
+                self.dense.resize(k + 1, u32::MAX);
             }
-            self.dense[k] = Some(id);
+            self.dense[k] = id.0;
         } else {
             self.sparse.insert(key, id);
         }
     }
     fn get(&self, key: u64) -> Option<NodeId> {
         if key < (1 << 32) {
-            if let Some(Some(id)) = self.dense.get(key as usize) {
-                return Some(*id);
+            if let Some(&id) = self.dense.get(key as usize) {
+                if id != u32::MAX {
+                    return Some(NodeId(id));
+                }
             }
         }
         self.sparse.get(&key).copied()
@@ -114,6 +119,10 @@ struct Lifter<'a> {
     /// Statements popped while nothing was on the stack; they run before the next pushed value.
     pending_before: Vec<Effect>,
     limits: LiftLimits,
+    /// Uses of each node stored so far: every use pushed on the stack ends up stored in the
+    /// graph (in a node, an effect, or as the root), except STACK_GLOBAL's constant operands.
+    /// This equals `Graph::use_counts` and saves the rewrite a walk.
+    counts: Vec<u32>,
 }
 
 impl<'a> Lifter<'a> {
@@ -127,6 +136,7 @@ impl<'a> Lifter<'a> {
             memo_len: 0,
             pending_before: Vec::new(),
             limits,
+            counts: Vec::new(),
         }
     }
 
@@ -136,14 +146,15 @@ impl<'a> Lifter<'a> {
 
     fn push_new(&mut self, node: Node<'a>, offset: usize) {
         let id = self.graph.add(node, offset as u64);
-        self.push(Use {
-            node: id,
-            fx: Default::default(),
-            fresh: true,
-        });
+        self.push(Use::fresh_of(id));
     }
 
     fn push(&mut self, mut u: Use) {
+        let i = u.node.index();
+        if i >= self.counts.len() {
+            self.counts.resize(i + 1, 0);
+        }
+        self.counts[i] = self.counts[i].saturating_add(1);
         if !self.pending_before.is_empty() {
             let pending = std::mem::take(&mut self.pending_before);
             self.graph.effects_mut(&mut u).before.extend(pending);
@@ -172,6 +183,13 @@ impl<'a> Lifter<'a> {
     }
 
     fn popn(&mut self, n: usize, offset: usize, op: &Op) -> Result<Vec<Use>, LiftError> {
+        self.peekn(n, offset, op)?;
+        let at = self.stack.len() - n;
+        Ok(self.stack.split_off(at))
+    }
+
+    /// The top `n` values (the same checks as `popn`), left on the stack.
+    fn peekn(&self, n: usize, offset: usize, op: &Op) -> Result<&[Use], LiftError> {
         let avail = self.stack.len() - self.fence();
         if avail < n {
             return Err(if self.marks.is_empty() {
@@ -188,8 +206,7 @@ impl<'a> Lifter<'a> {
                 }
             });
         }
-        let at = self.stack.len() - n;
-        Ok(self.stack.split_off(at))
+        Ok(&self.stack[self.stack.len() - n..])
     }
 
     fn pop_mark(&mut self, offset: usize, op: &Op) -> Result<Vec<Use>, LiftError> {
@@ -230,7 +247,7 @@ impl<'a> Lifter<'a> {
     /// was just created and has had nothing else happen to it, else record it as an effect.
     fn mutate(&mut self, effect: Effect, offset: usize, op: &Op) -> Result<(), LiftError> {
         let mut target = *self.top_mut(offset, op)?;
-        if target.fresh && target.fx.is_none() {
+        if target.fresh() && target.fx.is_none() {
             let node = &mut self.graph.nodes[target.node.index()];
             match (node, effect) {
                 (Node::List(items), Effect::Append(new)) => {
@@ -292,7 +309,7 @@ impl<'a> Lifter<'a> {
 
     fn name(bytes: &'a [u8], offset: usize, op: &Op) -> Result<Name<'a>, LiftError> {
         std::str::from_utf8(bytes)
-            .map(Cow::Borrowed)
+            .map(|s| Name::from(Cow::Borrowed(s)))
             .map_err(|_| LiftError::BadName {
                 offset,
                 opcode: op.name(),
@@ -306,7 +323,9 @@ impl<'a> Lifter<'a> {
                 break;
             };
             // Protocol 1 has no PROTO opcode: the protocol is the highest any opcode needs.
-            self.graph.protocol = self.graph.protocol.max(op.min_protocol());
+            // (From the opcode byte: cheaper than asking the decoded op for its code.)
+            let code = self.reader.data()[offset];
+            self.graph.protocol = self.graph.protocol.max(pickle_codec::min_protocol_of(code));
             match op {
                 Op::Proto(v) => self.graph.protocol = self.graph.protocol.max(v),
                 Op::Frame(_) => {}
@@ -322,6 +341,9 @@ impl<'a> Lifter<'a> {
                     }
                     self.graph.root = root;
                     self.graph.end = self.reader.position();
+                    let mut counts = std::mem::take(&mut self.counts);
+                    counts.resize(self.graph.nodes.len(), 0);
+                    self.graph.set_lift_counts(counts);
                     return Ok(self.graph);
                 }
                 Op::Mark => {
@@ -390,16 +412,19 @@ impl<'a> Lifter<'a> {
                 | Op::BinBytes(_)
                 | Op::ShortBinBytes(_)
                 | Op::BinBytes8(_)
-                | Op::ByteArray8(_) => self.push_new(Node::Const(op), offset),
+                | Op::ByteArray8(_) => {
+                    let c = ConstOp::from_op(op).expect("a constant opcode");
+                    self.push_new(Node::Const(c), offset)
+                }
                 Op::NextBuffer => self.push_new(Node::NextBuffer, offset),
                 Op::ReadonlyBuffer => {
                     let u = self.pop1(offset, &op)?;
                     self.push_new(Node::ReadonlyBuffer(u), offset);
                 }
-                Op::EmptyTuple => self.push_new(Node::Tuple(Vec::new()), offset),
+                Op::EmptyTuple => self.push_new(Node::Tuple(TupleItems::from_slice(&[])), offset),
                 Op::Tuple => {
                     let items = self.pop_mark(offset, &op)?;
-                    self.push_new(Node::Tuple(items), offset);
+                    self.push_new(Node::Tuple(items.into()), offset);
                 }
                 Op::Tuple1 | Op::Tuple2 | Op::Tuple3 => {
                     let n = match op {
@@ -407,7 +432,9 @@ impl<'a> Lifter<'a> {
                         Op::Tuple2 => 2,
                         _ => 3,
                     };
-                    let items = self.popn(n, offset, &op)?;
+                    // Popped without allocating: small tuples are stored inline.
+                    let items = TupleItems::from_slice(self.peekn(n, offset, &op)?);
+                    self.stack.truncate(self.stack.len() - n);
                     self.push_new(Node::Tuple(items), offset);
                 }
                 Op::EmptyList => self.push_new(Node::List(Vec::new()), offset),
@@ -461,7 +488,17 @@ impl<'a> Lifter<'a> {
                     let mn = self.popn(2, offset, &op)?;
                     let (m, n) = (mn[0], mn[1]);
                     let node = match (self.plain_str(m), self.plain_str(n)) {
-                        (Some(module), Some(name)) => Node::Global { module, name },
+                        (Some(module), Some(name)) => {
+                            // The operands are dropped: they are no longer uses.
+                            for u in [m, n] {
+                                let c = &mut self.counts[u.node.index()];
+                                *c = c.saturating_sub(1);
+                            }
+                            Node::Global {
+                                module: module.into(),
+                                name: name.into(),
+                            }
+                        }
                         _ => Node::DynGlobal { module: m, name: n },
                     };
                     self.push_new(node, offset);
@@ -501,7 +538,7 @@ impl<'a> Lifter<'a> {
                     let args = self.pop_mark(offset, &op)?;
                     let module = Self::name(module, offset, &op)?;
                     let name = Self::name(name, offset, &op)?;
-                    self.push_new(Node::Inst { module, name, args }, offset);
+                    self.push_new(Node::Inst(Box::new(Inst { module, name, args })), offset);
                 }
                 Op::Obj => {
                     let mut items = self.pop_mark(offset, &op)?;
@@ -514,7 +551,13 @@ impl<'a> Lifter<'a> {
                         });
                     }
                     let cls = items.remove(0);
-                    self.push_new(Node::Obj { cls, args: items }, offset);
+                    self.push_new(
+                        Node::Obj {
+                            cls,
+                            args: items.into_boxed_slice(),
+                        },
+                        offset,
+                    );
                 }
                 Op::PersId(line) => self.push_new(Node::PersId(line), offset),
                 Op::BinPersId => {
@@ -533,12 +576,12 @@ impl<'a> Lifter<'a> {
     }
 
     /// A STACK_GLOBAL operand that is a constant string with no effects around it.
-    fn plain_str(&self, u: Use) -> Option<Name<'a>> {
+    fn plain_str(&self, u: Use) -> Option<Cow<'a, str>> {
         if self.graph.has_effects(u) {
             return None;
         }
         match self.graph.node(u.node) {
-            Node::Const(op) => const_op_str(op),
+            Node::Const(op) => const_op_str(&op.op()),
             _ => None,
         }
     }
