@@ -288,3 +288,57 @@ fn check_recurses_into_directories_and_containers() {
     let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
     assert!(v.as_array().unwrap().len() >= 10);
 }
+
+/// Unmounts the small filesystem even when an assertion fails.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn disk_full_fails_cleanly_and_the_rest_of_the_batch_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small_fs = tmp.path().join("small");
+    std::fs::create_dir_all(&small_fs).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(&small_fs)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("SKIPPED disk-full test: cannot mount a 256 KiB tmpfs here (needs root)");
+        return;
+    }
+    let _guard = Mount(small_fs.clone());
+    // One converted pickle that fits, one self-contained pickle of 1 MiB that cannot.
+    let input = tmp.path().join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus/samples/model.cloudpickle.pkl");
+    std::fs::copy(&sample, input.join("a_model.pkl")).unwrap();
+    let mut big = vec![0x80, 4, 0x8e];
+    big.extend_from_slice(&(1u64 << 20).to_le_bytes());
+    big.extend(std::iter::repeat(7u8).take(1 << 20));
+    big.push(b'.');
+    std::fs::write(input.join("z_big.pkl"), &big).unwrap();
+
+    let out = small_fs.join("out");
+    let assert = depickle()
+        .arg(&input)
+        .arg("-o")
+        .arg(&out)
+        .arg("--jobs")
+        .arg("1")
+        .arg("--json")
+        .assert()
+        .code(3);
+    let report: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).unwrap();
+    let text = report.to_string();
+    assert!(text.contains("No space left"), "{text}");
+    // The file that fits was converted and loads; the one that did not left nothing behind.
+    assert_eq!(files_under(&out), vec!["a_model.pkl".to_string()]);
+    python_loads(&out.join("a_model.pkl"), "d");
+}
