@@ -136,7 +136,9 @@ fn convert(cli: &Cli, catalog: &Catalog) -> i32 {
     if input.is_dir() {
         return convert_tree(cli, input);
     }
-    if input.as_os_str() != "-" {
+    // Containers are detected on regular files only: a pipe (`depickle <(...)`) can be read
+    // once, so sniffing it would consume the pickle.
+    if input.as_os_str() != "-" && std::fs::metadata(input).is_ok_and(|m| m.is_file()) {
         if let Some(code) = convert_container(cli, input) {
             return code;
         }

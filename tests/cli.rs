@@ -257,3 +257,46 @@ fn joblib_single_file_is_not_modified() {
     assert!(text(&out.stderr).contains("joblib's own loader"));
     assert!(!dest.exists());
 }
+
+#[cfg(unix)]
+#[test]
+fn named_pipe_input_is_read_once() {
+    // `depickle <(zcat model.pkl.gz) -o out.pkl` hands depickle a pipe: it must not be read twice.
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("in.pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let sample = std::fs::read(corpus("samples/model.cloudpickle.pkl")).unwrap();
+    let writer_path = fifo.clone();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer_path)
+            .unwrap();
+        f.write_all(&sample).unwrap();
+    });
+    let out = tmp.path().join("out.pkl");
+    depickle()
+        .arg(&fifo)
+        .arg("-o")
+        .arg(&out)
+        .timeout(std::time::Duration::from_secs(30))
+        .assert()
+        .success();
+    writer.join().unwrap();
+    let loaded = std::process::Command::new("python3")
+        .args([
+            "-I",
+            "-S",
+            "-c",
+            "import pickle,sys; print(sorted(pickle.load(open(sys.argv[1],'rb'))))",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(loaded.status.success(), "{}", text(&loaded.stderr));
+}
