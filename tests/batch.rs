@@ -321,7 +321,7 @@ fn disk_full_fails_cleanly_and_the_rest_of_the_batch_goes_on() {
     std::fs::copy(&sample, input.join("a_model.pkl")).unwrap();
     let mut big = vec![0x80, 4, 0x8e];
     big.extend_from_slice(&(1u64 << 20).to_le_bytes());
-    big.extend(std::iter::repeat(7u8).take(1 << 20));
+    big.extend(std::iter::repeat_n(7u8, 1 << 20));
     big.push(b'.');
     std::fs::write(input.join("z_big.pkl"), &big).unwrap();
 

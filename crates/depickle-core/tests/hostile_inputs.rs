@@ -72,8 +72,8 @@ fn hostile_nesting_and_lengths() {
     // 300,000 nested tuples via MARK ... TUPLE: deep, valid, must convert (self-contained).
     let depth = 300_000;
     let mut p = vec![0x80, 2];
-    p.extend(std::iter::repeat(b'(').take(depth));
-    p.extend(std::iter::repeat(b't').take(depth));
+    p.extend(std::iter::repeat_n(b'(', depth));
+    p.extend(std::iter::repeat_n(b't', depth));
     p.push(b'.');
     let (out, report) =
         depickle_core::convert_bytes(&p, Vec::new(), &catalog).expect("deep pickle converts");

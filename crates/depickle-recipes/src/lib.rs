@@ -110,9 +110,8 @@ pub fn serializer_family(module: &str) -> Option<&'static str> {
     let n = parts.len();
     let last = parts[n - 1];
     let is_cp = |i: usize| parts.get(i) == Some(&"cloudpickle");
-    if last == "cloudpickle"
-        || ((last == "cloudpickle_fast" || last == "cloudpickle") && n >= 2 && is_cp(n - 2))
-    {
+    // `…cloudpickle` (the package or its `cloudpickle` module) or `…cloudpickle.cloudpickle_fast`.
+    if last == "cloudpickle" || (last == "cloudpickle_fast" && n >= 2 && is_cp(n - 2)) {
         return Some("cloudpickle");
     }
     if parts[0] == "dill" {

@@ -100,7 +100,7 @@ impl Items<'_> {
             Items::Uses(u) => u[i],
             Items::Pairs(p) => {
                 let (k, v) = p[i / 2];
-                if i % 2 == 0 {
+                if i.is_multiple_of(2) {
                     k
                 } else {
                     v
@@ -195,7 +195,7 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                 }
                 Task::Stmt(u) => {
                     let done = self.state[u.node.index()] == State::Done;
-                    if !(done && !graph.has_effects(u)) {
+                    if !done || graph.has_effects(u) {
                         seq.push(Task::Use(u));
                         seq.push(Task::Op(Op::Pop));
                     }

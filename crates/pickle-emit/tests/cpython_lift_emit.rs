@@ -118,12 +118,8 @@ fn deep_nesting_is_iterative() {
     // 200,000 nested lists: [[[...]]] at protocol 2, lifted and emitted without recursion.
     let depth = 200_000;
     let mut p = vec![0x80, 2];
-    for _ in 0..depth {
-        p.push(b']'); // EMPTY_LIST
-    }
-    for _ in 0..depth - 1 {
-        p.push(b'a'); // APPEND
-    }
+    p.extend(std::iter::repeat_n(b']', depth)); // EMPTY_LIST
+    p.extend(std::iter::repeat_n(b'a', depth - 1)); // APPEND
     p.push(b'.');
     let graph = pickle_ir::lift(&p, 0).expect("lifts");
     let (out, _) = pickle_emit::emit(&graph, Vec::new()).expect("emits");

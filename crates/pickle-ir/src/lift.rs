@@ -292,7 +292,7 @@ impl<'a> Lifter<'a> {
     }
 
     fn pairs(items: Vec<Use>, offset: usize, op: &Op) -> Result<Vec<(Use, Use)>, LiftError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(LiftError::OddItems {
                 offset,
                 opcode: op.name(),
@@ -317,11 +317,8 @@ impl<'a> Lifter<'a> {
     }
 
     fn run(mut self) -> Result<Graph<'a>, LiftError> {
-        loop {
-            // The reader reports a missing STOP itself, so `None` cannot precede STOP.
-            let Some((offset, op)) = self.reader.next_op()? else {
-                break;
-            };
+        // The reader reports a missing STOP itself, so `None` cannot precede STOP.
+        while let Some((offset, op)) = self.reader.next_op()? {
             // Protocol 1 has no PROTO opcode: the protocol is the highest any opcode needs.
             // (From the opcode byte: cheaper than asking the decoded op for its code.)
             let code = self.reader.data()[offset];
