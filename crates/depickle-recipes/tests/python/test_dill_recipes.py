@@ -19,7 +19,7 @@ exists in the installed dill:
   docs/recipes-dill.md (a recipe that refuses raises `_depickle.Refused` under CPython).
 
 Lines `RAN <helper>` / `SKIPPED <helper>` on stdout are read by
-`tests/dill_recipes_under_cpython.rs`, which checks that across its matrix every helper ran
+`tests/recipes_under_cpython.rs`, which checks that across its matrix every helper ran
 somewhere. A recipe without a test here makes `test_every_recipe_has_a_test` fail.
 """
 import collections
@@ -92,7 +92,7 @@ SHIM_DEFAULTS = {"_setattr": setattr, "_delattr": delattr}
 
 # Helpers no dill of the tested matrix (0.3.4 on 3.8, 0.3.5.1 on 3.9, 0.3.6 on 3.10, 0.4.0 on
 # 3.11 with numpy and on 3.13) defines. Every helper of dill.py is defined by some tested
-# version, so this stays empty; `tests/dill_recipes_under_cpython.rs` requires the rest to have
+# version, so this stays empty; `tests/recipes_under_cpython.rs` requires the rest to have
 # run against a real helper somewhere in the matrix.
 ABSENT_FROM_EVERY_TESTED_VERSION = set()
 
