@@ -54,6 +54,45 @@ const DANGEROUS: &[(&str, &str)] = &[
 /// Whole modules every global of which is dangerous.
 const DANGEROUS_MODULES: &[&str] = &["subprocess", "runpy", "socket", "ctypes", "pdb"];
 
+/// Names that, used inside a function body (`co_names`), run commands, evaluate code, load
+/// pickles or delete files. Only a hint: a body can reach anything through `getattr`.
+const RISKY_CODE_NAMES: &[&str] = &[
+    "system",
+    "popen",
+    "Popen",
+    "spawnv",
+    "spawnl",
+    "execv",
+    "execve",
+    "execl",
+    "execvp",
+    "check_output",
+    "check_call",
+    "getoutput",
+    "getstatusoutput",
+    "eval",
+    "exec",
+    "execfile",
+    "compile",
+    "__import__",
+    "import_module",
+    "loads",
+    "load",
+    "rmtree",
+    "unlink",
+    "remove",
+    "CDLL",
+    "ctypes",
+    "subprocess",
+    "run_path",
+    "run_module",
+];
+
+/// Whether a name used by embedded code (`co_names`) is worth a reviewer's look.
+pub fn is_risky_code_name(name: &str) -> bool {
+    RISKY_CODE_NAMES.contains(&name)
+}
+
 /// Whether a global (`module.name`) or a whole imported module is dangerous to load. Modules
 /// are given without a name and match `DANGEROUS_MODULES`.
 pub fn is_dangerous(global: &str) -> bool {

@@ -512,6 +512,7 @@ fn inspect_one(
         original.globals.extend(n.globals);
         original.modules.extend(n.modules);
         original.dynamic_lookups += n.dynamic_lookups;
+        original.code_names.extend(n.code_names);
         serializers.extend(depickle_core::serializer_globals(g));
         protocol = protocol.max(g.protocol);
     }
@@ -519,18 +520,20 @@ fn inspect_one(
     let fp = inspect::fingerprint(&graphs);
     // What the converted output imports: convert in memory (nothing is executed). When the
     // conversion is refused, report what the original itself reaches.
-    let (output_globals, modules, dynamic_lookups, conversion) =
+    let (output_globals, modules, dynamic_lookups, code_names, conversion) =
         match depickle_core::convert_bytes(data, std::io::sink(), catalog) {
             Ok((_, r)) => (
                 r.output_globals,
                 r.output_modules,
                 r.dynamic_lookups,
+                r.code_names,
                 r.status.to_string(),
             ),
             Err(e) => (
                 original.globals,
                 original.modules,
                 original.dynamic_lookups,
+                original.code_names,
                 format!("refused: {e}"),
             ),
         };
@@ -543,6 +546,12 @@ fn inspect_one(
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
         .collect();
+    dangerous.extend(
+        code_names
+            .iter()
+            .filter(|n| inspect::is_risky_code_name(n))
+            .map(|n| format!("code uses `{n}`")),
+    );
     if dynamic_lookups > 0 {
         dangerous.push(format!(
             "{dynamic_lookups} import/getattr call(s) whose target is only known at load time"
@@ -570,6 +579,7 @@ fn inspect_one(
         "output_globals": output_globals,
         "modules": modules,
         "dynamic_lookups": dynamic_lookups,
+        "code_names": code_names,
         "dangerous": dangerous,
     }))
 }
@@ -617,15 +627,15 @@ fn print_inspect(d: &serde_json::Value) {
         };
         println!("  {g}{flag}");
     }
+    let code_names = list("code_names");
+    if !code_names.is_empty() {
+        println!("names used by embedded code: {}", code_names.join(", "));
+    }
     let dangerous = list("dangerous");
     if dangerous.is_empty() {
-        println!("dangerous globals: none");
+        println!("dangerous: none");
     } else {
-        println!(
-            "dangerous globals ({}): {}",
-            dangerous.len(),
-            dangerous.join(", ")
-        );
+        println!("dangerous ({}): {}", dangerous.len(), dangerous.join(", "));
     }
 }
 

@@ -208,6 +208,38 @@ fn inspect_sees_lookups_through_import_module_and_getattr() {
 }
 
 #[test]
+fn inspect_flags_risky_names_inside_function_bodies() {
+    // The sample model's functions use names, none of them risky.
+    let out = depickle()
+        .arg("inspect")
+        .arg("--json")
+        .arg(corpus("samples/model.cloudpickle.pkl"))
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(!v["code_names"].as_array().unwrap().is_empty(), "{v}");
+    assert!(!v["dangerous"].to_string().contains("code uses"), "{v}");
+    // A code object whose co_names (argument 8 of types.CodeType) has `os` and `system`.
+    let mut p = b"\x80\x02ctypes\nCodeType\n(K\x00K\x00K\x00K\x00K\x00K\x00))".to_vec();
+    p.extend_from_slice(b"X\x02\x00\x00\x00osX\x06\x00\x00\x00system\x86)tR.");
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("code.pkl");
+    std::fs::write(&f, p).unwrap();
+    let out = depickle()
+        .arg("inspect")
+        .arg("--json")
+        .arg(&f)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["dangerous"],
+        serde_json::json!(["code uses `system`"]),
+        "{v}"
+    );
+}
+
+#[test]
 fn deeply_nested_pickle_converts_without_stack_overflow() {
     // [[[[...]]]] 200,000 levels: EMPTY_LIST per level, then APPEND per level.
     const DEPTH: usize = 200_000;

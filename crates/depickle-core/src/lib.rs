@@ -73,6 +73,8 @@ pub struct Report {
     pub output_modules: BTreeSet<String>,
     /// Import/lookup calls whose target is only known at load time.
     pub dynamic_lookups: usize,
+    /// Names the output's code objects use (`co_names`), see [`names`].
+    pub code_names: BTreeSet<String>,
     pub input_bytes: u64,
     pub output_bytes: u64,
 }
@@ -82,6 +84,7 @@ impl Report {
         self.output_globals.extend(n.globals);
         self.output_modules.extend(n.modules);
         self.dynamic_lookups += n.dynamic_lookups;
+        self.code_names.extend(n.code_names);
     }
 }
 

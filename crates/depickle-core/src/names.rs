@@ -21,7 +21,14 @@ pub struct LoadTimeNames {
     pub modules: BTreeSet<String>,
     /// Import or attribute-lookup calls whose target is only known at load time.
     pub dynamic_lookups: usize,
+    /// Names the embedded code objects use (`co_names`: globals, builtins and attributes a
+    /// function body looks up, e.g. `os` and `system` for `os.system(cmd)`).
+    pub code_names: BTreeSet<String>,
 }
+
+/// Position of `co_names` among `types.CodeType`'s positional arguments: the same on every
+/// CPython from 3.8 (which added `posonlyargcount`) to 3.13.
+const CODE_NAMES_ARG: usize = 8;
 
 /// Walk everything reachable from the root.
 pub fn load_time_names(g: &Graph<'_>) -> LoadTimeNames {
@@ -57,6 +64,19 @@ pub fn load_time_names_counted(g: &Graph<'_>, counts: &[u32]) -> LoadTimeNames {
                                 out.modules.insert(m);
                             }
                             None => out.dynamic_lookups += count,
+                        }
+                    }
+                    "types.CodeType" => {
+                        if let Node::Tuple(items) = g.node(resolve(g, args.node)) {
+                            if let Some(names) = items.get(CODE_NAMES_ARG) {
+                                if let Node::Tuple(names) = g.node(resolve(g, names.node)) {
+                                    for i in 0..names.len() {
+                                        if let Some(n) = names.get(i).and_then(|x| str_of(g, *x)) {
+                                            out.code_names.insert(n);
+                                        }
+                                    }
+                                }
+                            }
                         }
                     }
                     "builtins.getattr" => match (target_name(g, *args), arg_str(g, *args, 1)) {
@@ -152,6 +172,22 @@ mod tests {
         assert!(n.modules.contains("os"));
         assert!(n.modules.contains("importlib"));
         assert_eq!(n.dynamic_lookups, 0);
+    }
+
+    #[test]
+    fn collects_the_names_code_objects_use() {
+        // types.CodeType(0, 0, 0, 0, 0, 0, b"", (), ("os", "system"), ...): only argument 8
+        // (co_names) matters here; the call is never executed.
+        let mut p = vec![0x80, 2];
+        p.extend_from_slice(b"ctypes\nCodeType\n(");
+        p.extend_from_slice(b"K\x00K\x00K\x00K\x00K\x00K\x00)"); // six ints, then a tuple
+        p.extend_from_slice(b")"); // co_consts
+        p.extend_from_slice(b"X\x02\x00\x00\x00osX\x06\x00\x00\x00system\x86"); // co_names
+        p.extend_from_slice(b")tR.");
+        let g = pickle_ir::lift(&p, 0).expect("lifts");
+        let n = load_time_names(&g);
+        let want: BTreeSet<String> = ["os", "system"].iter().map(|x| x.to_string()).collect();
+        assert_eq!(n.code_names, want);
     }
 
     #[test]
