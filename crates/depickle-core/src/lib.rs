@@ -77,6 +77,8 @@ pub struct Report {
     pub code_names: BTreeSet<String>,
     pub input_bytes: u64,
     pub output_bytes: u64,
+    /// Bytes of plain-data prefix written through without lifting (see `pickle_ir::prefix`).
+    pub passthrough_bytes: u64,
 }
 
 impl Report {
@@ -92,6 +94,123 @@ impl Report {
 /// `out` beyond what already succeeded; callers writing files use [`convert_file`], which only
 /// publishes complete outputs.
 pub fn convert_bytes<W: Write>(
+    data: &[u8],
+    out: W,
+    catalog: &Catalog,
+) -> Result<(W, Report), ConvertError> {
+    convert_bytes_with(data, out, catalog, true)
+}
+
+/// Inputs whose plain-data prefix (before the first mention of a serializer, with no MARK
+/// open) is at least this long pass that prefix through op by op instead of lifting it.
+pub const PASSTHROUGH_MIN: usize = 1 << 20;
+
+/// [`convert_bytes`], choosing whether a long plain-data prefix may be passed through
+/// (`pickle_ir::prefix`). The output is equivalent either way; passing through is much faster
+/// on large data, but the report then resolves `import_module`/`getattr` calls only in the
+/// lifted part (globals of the prefix are still listed), so `inspect` turns it off.
+pub fn convert_bytes_with<W: Write>(
+    data: &[u8],
+    out: W,
+    catalog: &Catalog,
+    allow_passthrough: bool,
+) -> Result<(W, Report), ConvertError> {
+    if allow_passthrough && data.len() >= PASSTHROUGH_MIN {
+        // Any string naming a serializer module ends the prefix (conservatively: anywhere in it).
+        let mentions = |text: &[u8]| {
+            text.len() >= 4 && (contains(text, b"cloudpickle") || contains(text, b"dill"))
+        };
+        if let Some(prefix) = pickle_ir::prefix::scan(data, 0, PASSTHROUGH_MIN, mentions) {
+            if let Some(plan) = Passthrough::plan(data, &prefix, catalog) {
+                return plan.emit(data, out);
+            }
+        }
+    }
+    convert_full(data, out, catalog)
+}
+
+/// Whether `needle` occurs in `hay` (short needles, data-heavy inputs: a first-byte scan).
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    let first = needle[0];
+    hay.len() >= needle.len()
+        && hay[..=hay.len() - needle.len()]
+            .iter()
+            .enumerate()
+            .any(|(i, &b)| b == first && hay[i..].starts_with(needle))
+}
+
+/// A conversion whose prefix is passed through and whose suffix was lifted and rewritten.
+struct Passthrough<'a> {
+    prefix: &'a pickle_ir::prefix::Prefix,
+    graph: Graph<'a>,
+    counts: Vec<u32>,
+    report: Report,
+}
+
+impl<'a> Passthrough<'a> {
+    /// `None` whenever anything is unusual: the full path then decides, including errors.
+    fn plan(
+        data: &'a [u8],
+        prefix: &'a pickle_ir::prefix::Prefix,
+        catalog: &Catalog,
+    ) -> Option<Passthrough<'a>> {
+        let mut graph = pickle_ir::lift_after_prefix(data, prefix).ok()?;
+        if graph.end != data.len() {
+            return None; // several pickles in one file: the full path handles them
+        }
+        let serializers = serializer_globals(&graph);
+        if serializers.is_empty() {
+            return None;
+        }
+        let (stats, counts) = depickle_recipes::rewrite_counted(&mut graph, catalog).ok()?;
+        let on_stack_shared = graph
+            .nodes
+            .iter()
+            .zip(&counts)
+            .any(|(n, &c)| matches!(n, Node::OnStack(_)) && c > 1);
+        if on_stack_shared {
+            return None;
+        }
+        let mut report = Report {
+            status: "converted",
+            pickles: 1,
+            protocol: graph.protocol.max(prefix.protocol),
+            serializers,
+            input_bytes: data.len() as u64,
+            passthrough_bytes: (prefix.end - prefix.start) as u64,
+            ..Report::default()
+        };
+        for (k, v) in stats.helpers {
+            *report.helpers_rewritten.entry(k).or_default() += v;
+        }
+        report.add_names(names::load_time_names_counted(&graph, &counts));
+        for (module, name) in &prefix.globals {
+            report.output_globals.insert(format!("{module}.{name}"));
+            report.output_modules.insert(module.clone());
+        }
+        Some(Passthrough {
+            prefix,
+            graph,
+            counts,
+            report,
+        })
+    }
+
+    fn emit<W: Write>(self, data: &[u8], out: W) -> Result<(W, Report), ConvertError> {
+        let mut out = CountingWriter {
+            inner: out,
+            count: 0,
+        };
+        let (w, _) =
+            pickle_emit::emit_after_prefix(data, self.prefix, &self.graph, &mut out, self.counts)?;
+        let _ = w;
+        let mut report = self.report;
+        report.output_bytes = out.count;
+        Ok((out.inner, report))
+    }
+}
+
+fn convert_full<W: Write>(
     data: &[u8],
     out: W,
     catalog: &Catalog,

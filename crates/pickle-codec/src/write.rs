@@ -77,6 +77,12 @@ impl<W: Write> Writer<W> {
         self.memo_len
     }
 
+    /// Declare how many memo entries the stream holds so far (keys `0..n`), e.g. after ops
+    /// copied from another pickle whose puts the writer could not count itself.
+    pub fn set_memo_len(&mut self, n: u64) {
+        self.memo_len = n;
+    }
+
     /// The output (without data still buffered).
     pub fn get_ref(&self) -> &W {
         &self.out
@@ -106,6 +112,22 @@ impl<W: Write> Writer<W> {
         }
         self.out.write_all(&self.buf)?;
         self.buf.clear();
+        Ok(())
+    }
+
+    /// Writes `ops`, complete ops copied from another pickle of at most this protocol (no PROTO;
+    /// FRAME only as part of `framed == false` copies of unframed regions), as one frame of their
+    /// own when `framed` (their source frame), else outside any frame. The current frame is
+    /// committed first. The caller keeps the memo count right with [`Writer::set_memo_len`].
+    pub fn raw_ops(&mut self, ops: &[u8], framed: bool) -> Result<(), WriteError> {
+        self.flush_buf()?;
+        if framed && self.framing() && ops.len() >= FRAME_SIZE_MIN {
+            let mut header = [0u8; 9];
+            header[0] = 0x95;
+            header[1..].copy_from_slice(&(ops.len() as u64).to_le_bytes());
+            self.out.write_all(&header)?;
+        }
+        self.out.write_all(ops)?;
         Ok(())
     }
 

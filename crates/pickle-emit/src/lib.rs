@@ -23,6 +23,10 @@ pub enum EmitError {
     Write(#[from] WriteError),
     #[error("byte {offset}: value refers to itself while it is being built (node {node})")]
     ConstructionCycle { offset: u64, node: u32 },
+    #[error("the passed-through prefix could not be re-read: {message}")]
+    Prefix { message: String },
+    #[error("byte {offset}: a value left on the stack by the passed-through prefix is used twice")]
+    PrefixItemShared { offset: u64 },
     #[error("byte {offset}: {what} cannot be written at protocol {protocol}")]
     NeedsProtocol {
         offset: u64,
@@ -144,9 +148,88 @@ pub fn emit_counted<W: Write>(
         graph.nodes.len(),
         "use counts of another graph"
     );
+    emit_counted_after(graph, Writer::new(out, protocol)?, protocol, counts)
+}
+
+/// Emit the ops of a passed-through prefix (`data[start..end]`, see `pickle_ir::prefix`), then
+/// `graph` (lifted with `pickle_ir::lift_after_prefix`). The prefix keeps its memo keys
+/// `0..memo_len`; the graph's memo keys continue after them.
+pub fn emit_after_prefix<W: Write>(
+    data: &[u8],
+    prefix: &pickle_ir::prefix::Prefix,
+    graph: &Graph<'_>,
+    out: W,
+    counts: Vec<u32>,
+) -> Result<(W, EmitStats), EmitError> {
+    let protocol = graph.protocol.max(prefix.protocol);
+    let mut w = Writer::new(out, protocol)?;
+    copy_prefix(data, prefix, &mut w)?;
+    w.set_memo_len(prefix.memo.len() as u64);
+    emit_counted_after(graph, w, protocol, counts)
+}
+
+/// Copy the prefix's ops as bytes, frame by frame (its frames hold whole ops: the scan checked),
+/// skipping its PROTO (the writer wrote one).
+fn copy_prefix<W: Write>(
+    data: &[u8],
+    prefix: &pickle_ir::prefix::Prefix,
+    w: &mut Writer<W>,
+) -> Result<(), EmitError> {
+    let bad = |m: &str| EmitError::Prefix {
+        message: m.to_string(),
+    };
+    let end = prefix.end;
+    let mut p = prefix.start;
+    while p < end {
+        match data.get(p) {
+            Some(0x80) => p += 2,
+            Some(0x95) => {
+                let len = data
+                    .get(p + 1..p + 9)
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map(u64::from_le_bytes)
+                    .ok_or_else(|| bad("truncated FRAME"))?;
+                let body = p + 9;
+                let frame_end = usize::try_from(len)
+                    .ok()
+                    .and_then(|l| body.checked_add(l))
+                    .ok_or_else(|| bad("FRAME too long"))?;
+                let stop = frame_end.min(end);
+                w.raw_ops(
+                    data.get(body..stop)
+                        .ok_or_else(|| bad("FRAME past the end"))?,
+                    true,
+                )?;
+                p = stop;
+            }
+            Some(_) => {
+                // An op outside any frame (a large payload): copy it as it is.
+                let mut r = pickle_codec::Reader::at(data, p);
+                r.next_op().map_err(|e| bad(&e.to_string()))?;
+                let next = r.position().min(end);
+                w.raw_ops(&data[p..next], false)?;
+                p = next;
+            }
+            None => return Err(bad("prefix past the end of the input")),
+        }
+    }
+    Ok(())
+}
+
+fn emit_counted_after<W: Write>(
+    graph: &Graph<'_>,
+    w: Writer<W>,
+    protocol: u8,
+    counts: Vec<u32>,
+) -> Result<(W, EmitStats), EmitError> {
+    assert_eq!(
+        counts.len(),
+        graph.nodes.len(),
+        "use counts of another graph"
+    );
     let mut e = Emitter {
         graph,
-        w: Writer::new(out, protocol)?,
+        w,
         protocol,
         slots: counts,
         state: vec![State::New; graph.nodes.len()],
@@ -265,6 +348,17 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
                     kind: Fill::SetItems,
                     uses: Items::Pairs(pairs),
                 });
+            }
+            Effect::Continue(inner) => {
+                // The MARK is already on the stack (written by the passed-through prefix).
+                let (uses, op) = match &**inner {
+                    Effect::Append(items) => (Items::Uses(items), Op::Appends),
+                    Effect::AddItems(items) => (Items::Uses(items), Op::AddItems),
+                    Effect::SetItems(pairs) => (Items::Pairs(pairs), Op::SetItems),
+                    other => return Self::effect_tasks(other, seq),
+                };
+                seq.push(Task::Batch { uses, pos: 0 });
+                seq.push(Task::Op(op));
             }
         }
     }
@@ -502,6 +596,21 @@ impl<'g, 'a, W: Write> Emitter<'g, 'a, W> {
             }
             Node::NextBuffer => {
                 self.w.op(&Op::NextBuffer)?;
+                self.finish(id)?;
+            }
+            Node::OnStack(_) => {
+                // Already on the stack, written by the passed-through prefix. Memoizing it here
+                // would memoize whatever is on top, so such a node may be used only once.
+                if self.slots[i] >= 2 {
+                    return Err(EmitError::PrefixItemShared {
+                        offset: graph.offset(id),
+                    });
+                }
+                self.state[i] = State::Done;
+                self.stats.nodes_written += 1;
+            }
+            Node::PrefixMemo(key) => {
+                self.w.get(*key)?;
                 self.finish(id)?;
             }
             Node::ReadonlyBuffer(u) => {

@@ -94,6 +94,9 @@ pub enum Effect {
     AddItems(Vec<Use>),
     /// `BUILD` with this state on the value.
     Build(Use),
+    /// `APPENDS`/`SETITEMS`/`ADDITEMS` closing a MARK that a passed-through prefix opened: the
+    /// MARK, and the region's first items (as `OnStack` uses), are already on the stack.
+    Continue(Box<Effect>),
 }
 
 /// Text of a global's module or qualified name. Boxed: globals are rare, and a thin pointer
@@ -334,6 +337,11 @@ pub enum Node<'a> {
     /// A constant made by a rewrite (not read from the input); the emitter picks its opcode.
     /// Boxed: rare, and larger than the other variants.
     Value(Box<Scalar<'a>>),
+    /// A value a passed-through prefix left on the stack (position from the bottom); emitting it
+    /// writes nothing, it is already there (see `prefix`).
+    OnStack(u32),
+    /// A memo entry stored by a passed-through prefix; emitted as a fetch of that key.
+    PrefixMemo(u32),
 }
 
 /// Constants that rewrites synthesize.
@@ -362,7 +370,9 @@ impl<'a> Node<'a> {
             | Node::PersId(_)
             | Node::Ext(_)
             | Node::NextBuffer
-            | Node::Value(_) => {}
+            | Node::Value(_)
+            | Node::OnStack(_)
+            | Node::PrefixMemo(_) => {}
             Node::DynGlobal { module, name } => {
                 f(*module);
                 f(*name);
@@ -413,6 +423,8 @@ impl<'a> Node<'a> {
                 | Node::Ext(_)
                 | Node::NextBuffer
                 | Node::Value(_)
+                | Node::OnStack(_)
+                | Node::PrefixMemo(_)
         )
     }
 
@@ -575,6 +587,7 @@ impl Effect {
     pub fn for_each_use(&self, mut f: impl FnMut(Use)) {
         match self {
             Effect::Eval(u) | Effect::Build(u) => f(*u),
+            Effect::Continue(inner) => inner.for_each_use(f),
             Effect::Append(items) | Effect::AddItems(items) => items.iter().copied().for_each(f),
             Effect::SetItems(pairs) => {
                 for (k, v) in pairs {

@@ -6,9 +6,10 @@
 
 pub mod graph;
 pub mod lift;
+pub mod prefix;
 
 pub use graph::{
     const_op_str, ConstOp, Effect, FxId, Graph, Inst, Name, Node, NodeId, Scalar, TupleItems, Use,
     UseEffects,
 };
-pub use lift::{lift, lift_with, LiftError, LiftLimits};
+pub use lift::{lift, lift_after_prefix, lift_with, LiftError, LiftLimits};

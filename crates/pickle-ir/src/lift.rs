@@ -43,6 +43,8 @@ pub enum LiftError {
         "byte {offset}: STOP with {found} values on the stack; a pickle ends with exactly one"
     )]
     BadStop { offset: usize, found: usize },
+    #[error("byte {offset}: {opcode} closes a MARK of the passed-through prefix in a way the suffix cannot continue")]
+    PrefixMark { offset: usize, opcode: &'static str },
     #[error("byte {offset}: the stack nests {depth} MARKs deep, over the limit of {limit}")]
     TooDeep {
         offset: usize,
@@ -74,6 +76,33 @@ pub fn lift(data: &[u8], start: usize) -> Result<Graph<'_>, LiftError> {
 
 pub fn lift_with(data: &[u8], start: usize, limits: LiftLimits) -> Result<Graph<'_>, LiftError> {
     Lifter::new(data, start, limits).run()
+}
+
+/// Lift the rest of a pickle after a prefix found by [`crate::prefix::scan`]: the prefix's stack
+/// items become [`Node::OnStack`] nodes, its memo entries constants re-read from the input or
+/// [`Node::PrefixMemo`] fetches, and MEMOIZE keys continue after the prefix's.
+pub fn lift_after_prefix<'a>(
+    data: &'a [u8],
+    prefix: &'a crate::prefix::Prefix,
+) -> Result<Graph<'a>, LiftError> {
+    let mut l = Lifter::new(data, prefix.end, LiftLimits::default());
+    l.graph.protocol = prefix.protocol;
+    l.memo_len = prefix.memo.len() as u64;
+    l.prefix = Some(prefix);
+    let mut marks = prefix.marks.iter().peekable();
+    for i in 0..prefix.stack_depth {
+        while marks.peek().is_some_and(|&&m| m as usize == l.stack.len()) {
+            l.marks.push(l.stack.len());
+            marks.next();
+        }
+        let id = l.graph.add(Node::OnStack(i), prefix.end as u64);
+        l.push(Use::of(id));
+    }
+    for _ in marks {
+        l.marks.push(l.stack.len());
+    }
+    l.prefix_marks = l.marks.len();
+    l.run()
 }
 
 /// Memo indices are usually dense (MEMOIZE, BINPUT counters); hand-made pickles may use any u64.
@@ -123,6 +152,18 @@ struct Lifter<'a> {
     /// graph (in a node, an effect, or as the root), except STACK_GLOBAL's constant operands.
     /// This equals `Graph::use_counts` and saves the rewrite a walk.
     counts: Vec<u32>,
+    /// Memo entries of a passed-through prefix, consulted when the suffix has no entry.
+    prefix: Option<&'a crate::prefix::Prefix>,
+    /// How many of the bottom MARKs were opened by that prefix.
+    prefix_marks: usize,
+}
+
+fn continued(effect: Effect, from_prefix: bool) -> Effect {
+    if from_prefix {
+        Effect::Continue(Box::new(effect))
+    } else {
+        effect
+    }
 }
 
 impl<'a> Lifter<'a> {
@@ -137,6 +178,8 @@ impl<'a> Lifter<'a> {
             pending_before: Vec::new(),
             limits,
             counts: Vec::new(),
+            prefix: None,
+            prefix_marks: 0,
         }
     }
 
@@ -210,6 +253,12 @@ impl<'a> Lifter<'a> {
     }
 
     fn pop_mark(&mut self, offset: usize, op: &Op) -> Result<Vec<Use>, LiftError> {
+        if !self.marks.is_empty() && self.marks.len() <= self.prefix_marks {
+            return Err(LiftError::PrefixMark {
+                offset,
+                opcode: op.name(),
+            });
+        }
         let Some(k) = self.marks.pop() else {
             return Err(LiftError::NoMark {
                 offset,
@@ -217,6 +266,18 @@ impl<'a> Lifter<'a> {
             });
         };
         Ok(self.stack.split_off(k))
+    }
+
+    /// Close a batch region (APPENDS/SETITEMS/ADDITEMS): its items, and whether its MARK was
+    /// opened by a passed-through prefix (the emitter then writes no MARK).
+    fn pop_batch(&mut self, offset: usize, op: &Op) -> Result<(Vec<Use>, bool), LiftError> {
+        let from_prefix = !self.marks.is_empty() && self.marks.len() <= self.prefix_marks;
+        if from_prefix {
+            self.prefix_marks -= 1;
+            let k = self.marks.pop().expect("checked above");
+            return Ok((self.stack.split_off(k), true));
+        }
+        Ok((self.pop_mark(offset, op)?, false))
     }
 
     fn top_mut(&mut self, offset: usize, op: &Op) -> Result<&mut Use, LiftError> {
@@ -283,11 +344,25 @@ impl<'a> Lifter<'a> {
     }
 
     fn memo_get(&mut self, key: u64, offset: usize) -> Result<(), LiftError> {
-        let id = self
-            .memo
-            .get(key)
-            .ok_or(LiftError::MemoMissing { offset, key })?;
-        self.push(Use::of(id));
+        if let Some(id) = self.memo.get(key) {
+            self.push(Use::of(id));
+            return Ok(());
+        }
+        let missing = LiftError::MemoMissing { offset, key };
+        let entry = self.prefix.and_then(|p| p.entry(key)).ok_or(missing)?;
+        let node = match entry {
+            crate::prefix::PrefixEntry::Const(at) => {
+                let op = Reader::at(self.reader.data(), at)
+                    .next_op()?
+                    .map(|(_, op)| op);
+                match op.and_then(ConstOp::from_op) {
+                    Some(c) => Node::Const(c),
+                    None => return Err(LiftError::MemoMissing { offset, key }),
+                }
+            }
+            crate::prefix::PrefixEntry::Opaque => Node::PrefixMemo(key as u32),
+        };
+        self.push_new(node, offset);
         Ok(())
     }
 
@@ -455,8 +530,8 @@ impl<'a> Lifter<'a> {
                     self.mutate(Effect::Append(vec![v]), offset, &op)?;
                 }
                 Op::Appends => {
-                    let items = self.pop_mark(offset, &op)?;
-                    self.mutate(Effect::Append(items), offset, &op)?;
+                    let (items, cont) = self.pop_batch(offset, &op)?;
+                    self.mutate(continued(Effect::Append(items), cont), offset, &op)?;
                 }
                 Op::SetItem => {
                     let kv = self.popn(2, offset, &op)?;
@@ -464,13 +539,13 @@ impl<'a> Lifter<'a> {
                     self.mutate(Effect::SetItems(pairs), offset, &op)?;
                 }
                 Op::SetItems => {
-                    let items = self.pop_mark(offset, &op)?;
+                    let (items, cont) = self.pop_batch(offset, &op)?;
                     let pairs = Self::pairs(items, offset, &op)?;
-                    self.mutate(Effect::SetItems(pairs), offset, &op)?;
+                    self.mutate(continued(Effect::SetItems(pairs), cont), offset, &op)?;
                 }
                 Op::AddItems => {
-                    let items = self.pop_mark(offset, &op)?;
-                    self.mutate(Effect::AddItems(items), offset, &op)?;
+                    let (items, cont) = self.pop_batch(offset, &op)?;
+                    self.mutate(continued(Effect::AddItems(items), cont), offset, &op)?;
                 }
                 Op::Build => {
                     let state = self.pop1(offset, &op)?;
