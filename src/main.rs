@@ -521,7 +521,7 @@ fn inspect_one(
     // What the converted output imports: convert in memory (nothing is executed). When the
     // conversion is refused, report what the original itself reaches.
     let (output_globals, modules, dynamic_lookups, code_names, conversion) =
-        match depickle_core::convert_bytes(data, std::io::sink(), catalog) {
+        match depickle_core::convert_bytes_with(data, std::io::sink(), catalog, false) {
             Ok((_, r)) => (
                 r.output_globals,
                 r.output_modules,
