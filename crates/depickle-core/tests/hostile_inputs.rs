@@ -85,3 +85,47 @@ fn hostile_nesting_and_lengths() {
     let err = depickle_core::convert_bytes(&q, Vec::new(), &catalog).expect_err("absurd length");
     assert!(err.to_string().contains("byte 2"), "{err}");
 }
+
+/// A pickle over the passthrough threshold: a list of 300,000 ints, then a cloudpickle
+/// `subimport("os")` call, so the prefix scan, the frame-by-frame copy and the suffix lift run.
+fn large_pickle() -> Vec<u8> {
+    let mut p = vec![0x80, 4, b']', 0x94, b'('];
+    for i in 0..300_000u32 {
+        p.push(b'J');
+        p.extend_from_slice(&(i as i32).to_le_bytes());
+        if i % 1000 == 999 {
+            p.extend_from_slice(b"e(");
+        }
+    }
+    p.extend_from_slice(b"\x8c\x17cloudpickle.cloudpickle\x8c\tsubimport\x93\x8c\x02os\x85Re.");
+    p
+}
+
+#[test]
+fn large_input_takes_the_passthrough_and_converts() {
+    let catalog = Catalog::builtin().expect("recipes");
+    let p = large_pickle();
+    let (out, report) = depickle_core::convert_bytes(&p, Vec::new(), &catalog).expect("converts");
+    assert!(report.passthrough_bytes > 1 << 20, "{report:?}");
+    let (full, _) =
+        depickle_core::convert_bytes_with(&p, Vec::new(), &catalog, false).expect("converts");
+    // Same program either way: the outputs lift to graphs of the same shape.
+    let a = depickle_core::lift_all(&out).expect("lifts");
+    let b = depickle_core::lift_all(&full).expect("lifts");
+    assert_eq!(a[0].nodes.len(), b[0].nodes.len());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, .. ProptestConfig::default() })]
+
+    #[test]
+    fn corrupted_large_pickles_never_panic(edits in proptest::collection::vec((0usize..2_000_000, any::<u8>()), 1..8)) {
+        let catalog = Catalog::builtin().expect("recipes");
+        let mut data = large_pickle();
+        let n = data.len();
+        for (pos, byte) in edits {
+            data[pos % n] = byte;
+        }
+        run(&data, &catalog);
+    }
+}

@@ -360,7 +360,9 @@ impl<'a> Lifter<'a> {
                     None => return Err(LiftError::MemoMissing { offset, key }),
                 }
             }
-            crate::prefix::PrefixEntry::Opaque => Node::PrefixMemo(key as u32),
+            crate::prefix::PrefixEntry::Opaque => Node::PrefixMemo(
+                u32::try_from(key).map_err(|_| LiftError::MemoMissing { offset, key })?,
+            ),
         };
         self.push_new(node, offset);
         Ok(())
