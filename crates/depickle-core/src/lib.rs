@@ -201,9 +201,7 @@ impl<'a> Passthrough<'a> {
             inner: out,
             count: 0,
         };
-        let (w, _) =
-            pickle_emit::emit_after_prefix(data, self.prefix, &self.graph, &mut out, self.counts)?;
-        let _ = w;
+        pickle_emit::emit_after_prefix(data, self.prefix, &self.graph, &mut out, self.counts)?;
         let mut report = self.report;
         report.output_bytes = out.count;
         Ok((out.inner, report))
