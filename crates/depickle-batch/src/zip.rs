@@ -43,18 +43,24 @@ enum OffsetField {
 /// Error text for a malformed archive.
 pub type ZipError = String;
 
+/// The `len` bytes at `o`, or an error naming the offset: never panics, even when `o + len`
+/// overflows (offsets come from the file and can be anything).
+fn span(d: &[u8], o: usize, len: usize) -> Option<&[u8]> {
+    d.get(o..o.checked_add(len)?)
+}
+
 fn u16at(d: &[u8], o: usize) -> Result<u16, ZipError> {
-    d.get(o..o + 2)
+    span(d, o, 2)
         .map(|b| u16::from_le_bytes([b[0], b[1]]))
         .ok_or_else(|| format!("byte {o}: zip structure truncated"))
 }
 fn u32at(d: &[u8], o: usize) -> Result<u32, ZipError> {
-    d.get(o..o + 4)
+    span(d, o, 4)
         .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
         .ok_or_else(|| format!("byte {o}: zip structure truncated"))
 }
 fn u64at(d: &[u8], o: usize) -> Result<u64, ZipError> {
-    d.get(o..o + 8)
+    span(d, o, 8)
         .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
         .ok_or_else(|| format!("byte {o}: zip structure truncated"))
 }
@@ -73,7 +79,7 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
     if eocd >= 20 && &d[eocd - 20..eocd - 16] == b"PK\x06\x07" {
         let loc = eocd - 20;
         let z = u64at(d, loc + 8)? as usize;
-        if d.get(z..z + 4) != Some(b"PK\x06\x06") {
+        if span(d, z, 4) != Some(b"PK\x06\x06") {
             return Err(format!("byte {z}: bad zip64 end record"));
         }
         count = u64at(d, z + 32)?;
@@ -90,7 +96,7 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
     let mut entries = Vec::new();
     let mut o = cd_start;
     for _ in 0..count {
-        if d.get(o..o + 4) != Some(b"PK\x01\x02") {
+        if o >= cd_end || span(d, o, 4) != Some(b"PK\x01\x02") {
             return Err(format!("byte {o}: bad central directory entry"));
         }
         let method = u16at(d, o + 10)?;
@@ -100,34 +106,60 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
         let xlen = usize::from(u16at(d, o + 30)?);
         let clen = usize::from(u16at(d, o + 32)?);
         let mut local_off = u64::from(u32at(d, o + 42)?);
-        let name_bytes = d
-            .get(o + 46..o + 46 + nlen)
-            .ok_or("zip entry name truncated")?;
+        let name_bytes = span(d, o + 46, nlen).ok_or("zip entry name truncated")?;
         let name = String::from_utf8_lossy(name_bytes).into_owned();
         let mut field = OffsetField::Classic;
         // zip64 extra: fields present only for the values set to 0xFFFFFFFF, in a fixed order.
+        // Every value is read from inside its own extra field, and the record (fixed part, name,
+        // extras, comment) must lie inside the central directory: a zip64 offset field found
+        // here is later overwritten in place within the record, so it must fit in it.
+        let len = 46 + nlen + xlen + clen;
+        if o + len > cd_end {
+            return Err(format!(
+                "byte {o}: central directory entry runs past the end of the central directory"
+            ));
+        }
         let mut x = o + 46 + nlen;
         let xend = x + xlen;
         while x + 4 <= xend {
             let id = u16at(d, x)?;
-            let len = usize::from(u16at(d, x + 2)?);
+            let flen = usize::from(u16at(d, x + 2)?);
+            let fend = x + 4 + flen;
+            if fend > xend {
+                return Err(format!(
+                    "byte {x}: zip extra field of {flen} bytes runs past its entry's extra data"
+                ));
+            }
             if id == 1 {
                 let mut p = x + 4;
+                let mut take = |p: &mut usize| -> Result<u64, ZipError> {
+                    if *p + 8 > fend {
+                        return Err(format!(
+                            "byte {x}: zip64 extra field too short for the values it must hold"
+                        ));
+                    }
+                    let v = u64at(d, *p)?;
+                    *p += 8;
+                    Ok(v)
+                };
                 if usize_ == 0xFFFF_FFFF {
-                    p += 8;
+                    take(&mut p)?;
                 }
                 if csize == 0xFFFF_FFFF {
-                    csize = u64at(d, p)?;
-                    p += 8;
+                    csize = take(&mut p)?;
                 }
                 if local_off == 0xFFFF_FFFF {
-                    local_off = u64at(d, p)?;
                     field = OffsetField::Zip64(p - o);
+                    local_off = take(&mut p)?;
                 }
             }
-            x += 4 + len;
+            x = fend;
         }
-        let len = 46 + nlen + xlen + clen;
+        if local_off >= cd_start as u64 {
+            return Err(format!(
+                "byte {o}: member {name} claims to start at byte {local_off}, inside or after the central directory"
+            ));
+        }
         entries.push(Entry {
             name,
             cd_off: o,
@@ -138,6 +170,19 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
             csize,
         });
         o += len;
+    }
+    // The end records follow the central directory and do not overlap it or each other: the
+    // rewriter patches them in place relative to where they start.
+    let end_records = zip64_eocd.unwrap_or(eocd);
+    if cd_end > end_records {
+        return Err(format!(
+            "byte {end_records}: end-of-central-directory record overlaps the central directory"
+        ));
+    }
+    if let (Some(z), Some(loc)) = (zip64_eocd, zip64_locator) {
+        if z + 56 > loc {
+            return Err(format!("byte {z}: zip64 end record overlaps its locator"));
+        }
     }
     Ok(Archive {
         entries,
@@ -169,14 +214,13 @@ fn is_pickle_member(name: &str) -> bool {
 /// Decompressed data of a member, and the offset where its local header's data starts.
 fn member_data(d: &[u8], e: &Entry) -> Result<(usize, Vec<u8>), ZipError> {
     let lo = e.local_off as usize;
-    if d.get(lo..lo + 4) != Some(b"PK\x03\x04") {
+    if span(d, lo, 4) != Some(b"PK\x03\x04") {
         return Err(format!("byte {lo}: bad local header for {}", e.name));
     }
     let nlen = usize::from(u16at(d, lo + 26)?);
     let xlen = usize::from(u16at(d, lo + 28)?);
     let start = lo + 30 + nlen + xlen;
-    let raw = d
-        .get(start..start + e.csize as usize)
+    let raw = span(d, start, usize::try_from(e.csize).unwrap_or(usize::MAX))
         .ok_or_else(|| format!("{}: member data truncated", e.name))?;
     let data = match e.method {
         0 => raw.to_vec(),
@@ -327,4 +371,109 @@ pub fn rewrite<E>(
     }
     out.extend_from_slice(&tail);
     Ok(Ok(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored (method 0) zip of `members`; with `zip64_offsets`, every central record stores
+    /// its local offset as 0xFFFFFFFF plus a zip64 extra field of `extra_len` bytes.
+    fn make_zip(members: &[(&str, &[u8])], zip64_offsets: Option<u16>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut central = Vec::new();
+        for (name, data) in members {
+            let off = out.len() as u32;
+            let crc = crc32fast::hash(data);
+            out.extend_from_slice(b"PK\x03\x04");
+            out.extend_from_slice(&[20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            out.extend_from_slice(&crc.to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            out.extend_from_slice(&0u16.to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(data);
+            let extra: Vec<u8> = match zip64_offsets {
+                None => Vec::new(),
+                Some(len) => {
+                    let mut x = vec![1, 0];
+                    x.extend_from_slice(&len.to_le_bytes());
+                    x.extend(std::iter::repeat_n(0u8, usize::from(len)));
+                    if len >= 8 {
+                        x[4..12].copy_from_slice(&u64::from(off).to_le_bytes());
+                    }
+                    x
+                }
+            };
+            central.extend_from_slice(b"PK\x01\x02");
+            central.extend_from_slice(&[20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+            central.extend_from_slice(&crc.to_le_bytes());
+            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&(data.len() as u32).to_le_bytes());
+            central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+            central.extend_from_slice(&(extra.len() as u16).to_le_bytes());
+            central.extend_from_slice(&[0u8; 6]); // comment len, disk, internal attrs
+            central.extend_from_slice(&[0u8; 4]); // external attrs
+            let stored_off = if zip64_offsets.is_some() { u32::MAX } else { off };
+            central.extend_from_slice(&stored_off.to_le_bytes());
+            central.extend_from_slice(name.as_bytes());
+            central.extend_from_slice(&extra);
+        }
+        let cd_start = out.len() as u32;
+        out.extend_from_slice(&central);
+        out.extend_from_slice(b"PK\x05\x06\0\0\0\0");
+        let n = members.len() as u16;
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&n.to_le_bytes());
+        out.extend_from_slice(&(central.len() as u32).to_le_bytes());
+        out.extend_from_slice(&cd_start.to_le_bytes());
+        out.extend_from_slice(&0u16.to_le_bytes());
+        out
+    }
+
+    fn grow(_: &str, data: &[u8]) -> Result<Option<Vec<u8>>, ()> {
+        let mut v = data.to_vec();
+        v.extend_from_slice(b"more bytes");
+        Ok(Some(v))
+    }
+
+    #[test]
+    fn well_formed_zip64_offsets_are_rewritten() {
+        let z = make_zip(&[("a/data.pkl", b"\x80\x02N."), ("a/x", b"xyz")], Some(8));
+        let out = rewrite(&z, grow).unwrap().expect("valid zip64 archive rewrites");
+        let members = pickle_members(&out).expect("output parses");
+        assert_eq!(members, vec![("a/data.pkl".to_string(), b"\x80\x02N.more bytes".to_vec())]);
+    }
+
+    /// Regression: a zip64 extra field too short for the local offset it must hold made the
+    /// rewriter patch bytes past the end of its central record (index out of range, exit 101).
+    #[test]
+    fn short_zip64_extra_field_is_an_error_not_a_panic() {
+        for len in [0u16, 4] {
+            let z = make_zip(&[("a/data.pkl", b"\x80\x02N.")], Some(len));
+            let err = rewrite(&z, grow).unwrap().expect_err("short zip64 field refused");
+            assert!(err.contains("zip64 extra field too short"), "{err}");
+            assert!(err.starts_with("byte "), "error names its byte offset: {err}");
+        }
+    }
+
+    /// Every single-byte corruption of a small zip64 archive parses or fails cleanly; none
+    /// panics in `pickle_members` or `rewrite`.
+    #[test]
+    fn corrupted_archives_never_panic() {
+        let z = make_zip(&[("a/data.pkl", b"\x80\x02N."), ("b.pkl", b"N.")], Some(8));
+        for i in 0..z.len() {
+            for v in [0x00u8, 0x01, 0x08, 0x40, 0x7f, 0x80, 0xfe, 0xff] {
+                let mut m = z.clone();
+                m[i] = v;
+                let _ = pickle_members(&m);
+                let _ = rewrite(&m, grow);
+            }
+        }
+        for cut in 0..z.len() {
+            let _ = pickle_members(&z[..cut]);
+            let _ = rewrite(&z[..cut], grow);
+        }
+    }
 }
