@@ -2,6 +2,9 @@
 //! `depickle-core`.
 
 mod inspect;
+mod stdout;
+
+use stdout::outln;
 
 use clap::{Parser, Subcommand};
 use depickle_batch::{BatchReport, Kind, Status, Target};
@@ -182,7 +185,7 @@ fn convert(cli: &Cli, catalog: &Catalog) -> i32 {
                 if to_stdout {
                     eprintln!("{line}");
                 } else {
-                    println!("{line}");
+                    outln!("{line}");
                 }
             } else if !cli.quiet {
                 eprintln!("{}", summary(&name, &dest, &report));
@@ -192,7 +195,7 @@ fn convert(cli: &Cli, catalog: &Catalog) -> i32 {
         Err(e) => {
             if cli.json {
                 let line = serde_json::json!({"input": name, "error": e.to_string(), "hint": e.hint(), "exit_code": e.exit_code()});
-                println!("{line}");
+                outln!("{line}");
             }
             fail(&name, &e)
         }
@@ -251,7 +254,7 @@ fn convert_container(cli: &Cli, input: &Path) -> Option<i32> {
     if kind == Kind::Joblib {
         eprintln!("depickle: {name}: joblib file: needs joblib's own loader (joblib.load); depickle does not modify joblib files; nothing was written");
         if cli.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"input": name, "status": "joblib", "exit_code": 1})
             );
@@ -261,7 +264,7 @@ fn convert_container(cli: &Cli, input: &Path) -> Option<i32> {
     let catalog = Catalog::builtin().ok()?;
     let r = depickle_batch::process_file(input, &dest, &name, &catalog);
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"input": name, "output": dest.display().to_string(), "result": r})
         );
@@ -333,7 +336,7 @@ fn convert_tree(cli: &Cli, input: &Path) -> i32 {
             .into_iter()
             .map(|(k, v)| (k.as_str(), v))
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"input": report.input, "output": report.output, "counts": counts, "exit_code": report.exit_code(), "files": report.files})
         );
@@ -430,12 +433,12 @@ fn check(paths: &[PathBuf], json: bool, jobs: usize) -> i32 {
             if json {
                 rows.push(serde_json::json!({"path": r.path, "container": r.container, "verdict": r.verdict, "exit_code": r.exit_code}));
             } else {
-                println!("{}: {}", r.path, r.verdict);
+                outln!("{}: {}", r.path, r.verdict);
             }
         }
     }
     if json {
-        println!("{}", serde_json::Value::Array(rows));
+        outln!("{}", serde_json::Value::Array(rows));
     }
     worst
 }
@@ -456,12 +459,12 @@ fn inspect(file: &Path, json: bool, catalog: &Catalog) -> i32 {
     if kind == Kind::Joblib {
         let msg = "joblib file: needs joblib's own loader (joblib.load); not inspected further";
         if json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::json!({"file": name, "container": "joblib", "note": msg})
             );
         } else {
-            println!("file:        {name}\ncontainer:   joblib\n{msg}");
+            outln!("file:        {name}\ncontainer:   joblib\n{msg}");
         }
         return 0;
     }
@@ -485,9 +488,9 @@ fn inspect(file: &Path, json: bool, catalog: &Catalog) -> i32 {
     }
     if json {
         if docs.len() == 1 {
-            println!("{}", docs.remove(0));
+            outln!("{}", docs.remove(0));
         } else {
-            println!("{}", serde_json::Value::Array(docs));
+            outln!("{}", serde_json::Value::Array(docs));
         }
     } else {
         for d in &docs {
@@ -595,12 +598,12 @@ fn print_inspect(d: &serde_json::Value) {
             .unwrap_or_default()
     };
     let s = |k: &str| d[k].as_str().unwrap_or("").to_string();
-    println!("file:          {}", s("file"));
-    println!("container:     {}", s("container"));
-    println!("protocol:      {}", d["protocol"]);
-    println!("pickles:       {}", d["pickles"]);
+    outln!("file:          {}", s("file"));
+    outln!("container:     {}", s("container"));
+    outln!("protocol:      {}", d["protocol"]);
+    outln!("pickles:       {}", d["pickles"]);
     let ser = list("serializers");
-    println!(
+    outln!(
         "serializer:    {}",
         if ser.is_empty() {
             "none (self-contained)".into()
@@ -609,33 +612,33 @@ fn print_inspect(d: &serde_json::Value) {
         }
     );
     for v in list("serializer_version") {
-        println!("  version:     {v}");
+        outln!("  version:     {v}");
     }
-    println!("code objects:  {}", d["code_objects"]);
-    println!("CPython:       {}", s("cpython_note"));
-    println!("conversion:    {}", s("conversion"));
-    println!("modules imported at load time (converted output):");
+    outln!("code objects:  {}", d["code_objects"]);
+    outln!("CPython:       {}", s("cpython_note"));
+    outln!("conversion:    {}", s("conversion"));
+    outln!("modules imported at load time (converted output):");
     for m in list("modules") {
-        println!("  {m}");
+        outln!("  {m}");
     }
-    println!("globals (converted output):");
+    outln!("globals (converted output):");
     for g in list("output_globals") {
         let flag = if inspect::is_dangerous(&g) {
             "  <-- DANGEROUS"
         } else {
             ""
         };
-        println!("  {g}{flag}");
+        outln!("  {g}{flag}");
     }
     let code_names = list("code_names");
     if !code_names.is_empty() {
-        println!("names used by embedded code: {}", code_names.join(", "));
+        outln!("names used by embedded code: {}", code_names.join(", "));
     }
     let dangerous = list("dangerous");
     if dangerous.is_empty() {
-        println!("dangerous: none");
+        outln!("dangerous: none");
     } else {
-        println!("dangerous ({}): {}", dangerous.len(), dangerous.join(", "));
+        outln!("dangerous ({}): {}", dangerous.len(), dangerous.join(", "));
     }
 }
 
@@ -655,10 +658,10 @@ fn list_catalog(catalog: &Catalog, json: bool) -> i32 {
             .iter()
             .map(|(s, h, r)| serde_json::json!({"serializer": s, "helper": h, "recipe": r}))
             .collect();
-        println!("{}", serde_json::Value::Array(v));
+        outln!("{}", serde_json::Value::Array(v));
     } else {
         for (s, h, r) in rows {
-            println!("{s:<12} {h:<36} {r}");
+            outln!("{s:<12} {h:<36} {r}");
         }
     }
     0

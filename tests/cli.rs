@@ -332,3 +332,46 @@ fn named_pipe_input_is_read_once() {
         .unwrap();
     assert!(loaded.status.success(), "{}", text(&loaded.stderr));
 }
+
+/// Run the depickle binary with stdout connected to a pipe whose reading end is already closed
+/// (`depickle ... | head -0`): the first write fails with EPIPE.
+fn run_into_closed_pipe(args: &[&str]) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("depickle");
+    let mut child = std::process::Command::new(bin)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn depickle");
+    drop(child.stdout.take()); // close the reading end before anything is written
+    child.wait_with_output().expect("wait for depickle")
+}
+
+/// Regression: `depickle catalog | head -1` and `depickle check DIR | head -1` panicked with
+/// "failed printing to stdout: Broken pipe" (exit 101). A closed pipe ends the run quietly.
+#[test]
+fn closed_stdout_pipe_ends_quietly_with_exit_0() {
+    let samples = corpus("samples");
+    let samples = samples.to_str().unwrap();
+    let sample = corpus("samples/model.cloudpickle.pkl");
+    let sample = sample.to_str().unwrap();
+    for args in [
+        vec!["catalog"],
+        vec!["catalog", "--json"],
+        vec!["check", samples],
+        vec!["check", "--json", samples],
+        vec!["inspect", sample],
+        vec!["inspect", "--json", sample],
+    ] {
+        let out = run_into_closed_pipe(&args);
+        let err = text(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?} panicked: {err}");
+        // `check` exits 1 for pickles that still need a serializer; what matters is that the
+        // closed pipe did not turn into a crash (101) or an I/O error (3).
+        let code = out.status.code();
+        assert!(
+            code == Some(0),
+            "{args:?}: expected a quiet exit 0 on a closed pipe, got {code:?}; stderr: {err}"
+        );
+    }
+}

@@ -132,7 +132,7 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
             }
             if id == 1 {
                 let mut p = x + 4;
-                let mut take = |p: &mut usize| -> Result<u64, ZipError> {
+                let take = |p: &mut usize| -> Result<u64, ZipError> {
                     if *p + 8 > fend {
                         return Err(format!(
                             "byte {x}: zip64 extra field too short for the values it must hold"
