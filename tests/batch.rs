@@ -229,6 +229,17 @@ fn output_inside_input_or_same_dir_is_refused() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert_contains(&o.stderr, "inside the input");
+    // Regression: the refused output directory used to be created (empty) before the check.
+    assert!(!dir.join("sub").exists(), "a refused setup created {}", dir.join("sub").display());
+    let nested = dir.join("a").join("b").join("out");
+    let o = depickle().arg(&dir).arg("-o").arg(&nested).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(!dir.join("a").exists(), "a refused setup created {}", dir.join("a").display());
+    // Spelled through `..` from outside, it is still recognised as inside.
+    let sneaky = tmp.path().join("elsewhere").join("..").join("m").join("out2");
+    let o = depickle().arg(&dir).arg("-o").arg(&sneaky).output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!dir.join("out2").exists());
 }
 
 fn assert_contains(out: &[u8], needle: &str) {

@@ -214,6 +214,39 @@ fn rel(root: &Path, p: &Path) -> String {
     p.strip_prefix(root).unwrap_or(p).display().to_string()
 }
 
+/// Where `path` will be once created, without creating anything: each component is resolved
+/// against the file system while it exists (symlinks, `..`), and applied lexically where it does
+/// not yet (a directory still to be made cannot be a link). So `tree/out`, `tree/a/b/out` and
+/// `missing/../tree/out` are all recognised as inside `tree` before anything is made.
+fn canonical_without_creating(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut cur = if path.is_absolute() {
+        PathBuf::new()
+    } else {
+        std::env::current_dir()
+            .and_then(std::fs::canonicalize)
+            .unwrap_or_default()
+    };
+    for comp in path.components() {
+        match comp {
+            Component::Prefix(_) | Component::RootDir => cur.push(comp.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                cur = std::fs::canonicalize(cur.join("..")).unwrap_or_else(|_| {
+                    let mut p = cur.clone();
+                    p.pop();
+                    p
+                });
+            }
+            Component::Normal(name) => {
+                let next = cur.join(name);
+                cur = std::fs::canonicalize(&next).unwrap_or(next);
+            }
+        }
+    }
+    cur
+}
+
 /// Convert a whole tree.
 pub fn convert_tree(
     root: &Path,
@@ -225,11 +258,8 @@ pub fn convert_tree(
         exit_code: 3,
     })?;
     if let Target::Mirror(out) = target {
-        std::fs::create_dir_all(out).map_err(|e| BatchError {
-            message: format!("cannot create the output directory {}: {e}", out.display()),
-            exit_code: 3,
-        })?;
-        let canon_out = std::fs::canonicalize(out).unwrap_or_else(|_| out.to_path_buf());
+        // Decide on the output directory before creating it: a refused setup writes nothing.
+        let canon_out = canonical_without_creating(out);
         if canon_out == canon_in {
             return Err(BatchError {
                 message: format!(
@@ -251,6 +281,10 @@ pub fn convert_tree(
                 exit_code: 2,
             });
         }
+        std::fs::create_dir_all(out).map_err(|e| BatchError {
+            message: format!("cannot create the output directory {}: {e}", out.display()),
+            exit_code: 3,
+        })?;
     }
     let found = walk(root);
     if let Some(f) = opts.on_start {
