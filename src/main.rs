@@ -148,6 +148,18 @@ fn convert(cli: &Cli, catalog: &Catalog) -> i32 {
     }
     let dest: PathBuf = match (&cli.output, cli.in_place) {
         (Some(o), _) => o.clone(),
+        (None, true) if std::fs::symlink_metadata(input).is_ok_and(|m| m.is_symlink()) => {
+            // One policy with batch mode, which never follows links: replacing the link would
+            // leave its target unconverted, following it would rewrite a file elsewhere.
+            let target = std::fs::canonicalize(input)
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|_| "its target".into());
+            eprintln!(
+                "depickle: {}: is a symbolic link; --in-place does not follow or replace links. Convert the file it points to ({target}) or use `-o OUTPUT`; nothing was written",
+                input.display()
+            );
+            return 2;
+        }
         (None, true) if input.as_os_str() != "-" => input.clone(),
         (None, true) => {
             eprintln!("depickle: --in-place needs a file, not standard input");

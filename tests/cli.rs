@@ -375,3 +375,99 @@ fn closed_stdout_pipe_ends_quietly_with_exit_0() {
         );
     }
 }
+
+/// Regression: `--in-place` on a symbolic link replaced the link with a converted regular file
+/// and left its target unconverted. Policy (same as batch mode, which skips links): refuse,
+/// name the target, write nothing.
+#[cfg(unix)]
+#[test]
+fn in_place_on_a_symlink_is_refused_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let target = tmp.path().join("model.pkl");
+    std::fs::copy(corpus("samples/model.cloudpickle.pkl"), &target).unwrap();
+    let before = std::fs::read(&target).unwrap();
+    let link = tmp.path().join("link.pkl");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = depickle().arg(&link).arg("--in-place").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("symbolic link") && err.contains("model.pkl"), "{err}");
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink(), "link replaced");
+    assert_eq!(std::fs::read(&target).unwrap(), before, "target modified");
+    let mut names: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["link.pkl", "model.pkl"]);
+}
+
+/// Regression: SIGKILL during `--in-place` left a `.depickle-*.tmp` of up to the output's size
+/// behind (the replacing path wrote a named temporary file). Kill at many moments of a
+/// conversion of a ~48 MB pickle: the directory holds exactly the one file afterwards, and it
+/// is either the original or a complete conversion.
+#[cfg(target_os = "linux")]
+#[test]
+fn sigkill_during_in_place_leaves_no_temporary_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pristine = tmp.path().join("pristine.pkl");
+    // A pickle that needs converting (one cloudpickle `subimport` call) after 48 MB of data,
+    // made with the standard library only: a stand-in module object registered as
+    // `cloudpickle.cloudpickle` lets pickle write the helper's name.
+    let script = r#"
+import pickle, sys, types
+m = types.ModuleType("cloudpickle.cloudpickle")
+def subimport(name): raise AssertionError
+subimport.__module__ = "cloudpickle.cloudpickle"
+m.subimport = subimport
+sys.modules["cloudpickle"] = types.ModuleType("cloudpickle")
+sys.modules["cloudpickle.cloudpickle"] = m
+class R:
+    def __init__(self, name): self.name = name
+    def __reduce__(self): return (subimport, (self.name,))
+data = [bytes([i]) * (1 << 20) for i in range(48)]
+with open(sys.argv[1], "wb") as f:
+    pickle.dump([R("os")] + data + [R("sys")], f, protocol=4)
+"#;
+    let st = std::process::Command::new("python3")
+        .args(["-I", "-S", "-c", script])
+        .arg(&pristine)
+        .status()
+        .expect("python3");
+    assert!(st.success());
+    let original = std::fs::read(&pristine).unwrap();
+    let work = tmp.path().join("w");
+    std::fs::create_dir(&work).unwrap();
+    let file = work.join("model.pkl");
+    let bin = assert_cmd::cargo::cargo_bin("depickle");
+    let (mut killed_mid_run, mut converted) = (0, 0);
+    for trial in 0..40u64 {
+        std::fs::write(&file, &original).unwrap();
+        let mut child = std::process::Command::new(&bin)
+            .arg(&file)
+            .arg("--in-place")
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Spread the kills over the run (about 0.3 s in a debug build): 0 to ~310 ms in 8 ms steps.
+        std::thread::sleep(std::time::Duration::from_millis(trial * 8));
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        let names: Vec<_> = std::fs::read_dir(&work)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, ["model.pkl"], "trial {trial}: left behind {names:?}");
+        let now = std::fs::read(&file).unwrap();
+        if now == original {
+            if !status.success() {
+                killed_mid_run += 1;
+            }
+        } else {
+            converted += 1;
+            assert!(now.len() > original.len() / 2, "trial {trial}: truncated output");
+        }
+    }
+    assert!(killed_mid_run > 0, "no kill landed during a conversion; the test proves nothing");
+    eprintln!("killed mid-run: {killed_mid_run}, converted before the kill: {converted}");
+}

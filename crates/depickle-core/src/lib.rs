@@ -552,13 +552,19 @@ pub fn write_atomic<T>(
         source: e,
     };
     let replacing = std::fs::symlink_metadata(dest).is_ok();
+    // Replacing goes through the unnamed file too: while it is written it has no name, so a
+    // process killed then (SIGKILL, OOM) leaves nothing behind. It gets a temporary name only
+    // for the two system calls that publish it (link, rename over `dest`).
     #[cfg(target_os = "linux")]
-    if !replacing {
+    {
         if let Some(file) = unnamed::create_in(dir) {
             let mut writer = OutputFile::new(file);
             // On error the unnamed file is closed and vanishes: nothing ever appears in `dir`.
             let value = produce(&mut writer)?;
             let file = writer.into_inner().map_err(io)?;
+            if replacing {
+                file.sync_all().map_err(io)?;
+            }
             if let Some(meta) = perm_from.and_then(|p| std::fs::metadata(p).ok()) {
                 let _ = file.set_permissions(meta.permissions());
             }
