@@ -369,7 +369,10 @@ fn summary_table(report: &BatchReport) -> String {
             "joblib (needs joblib's own loader; copied unchanged)",
         ),
         (Status::Copied, "copied (not pickles)"),
-        (Status::Skipped, "symlinks not followed"),
+        (
+            Status::Skipped,
+            "skipped (symlinks not followed; FIFOs, sockets, devices not opened)",
+        ),
         (Status::Refused, "refused"),
         (Status::NotAPickle, "not a pickle (corrupt or truncated)"),
         (Status::Error, "errors"),
@@ -386,6 +389,20 @@ fn summary_table(report: &BatchReport) -> String {
         .iter()
         .filter(|f| f.status.is_failure())
         .collect();
+    let special: Vec<_> = report
+        .files
+        .iter()
+        .filter_map(|f| match f.skip {
+            Some(why) if why != depickle_batch::SkipReason::Symlink => Some((f, why)),
+            _ => None,
+        })
+        .collect();
+    if !special.is_empty() {
+        s.push_str("\nskipped (not regular files):\n");
+        for (f, why) in special {
+            s.push_str(&format!("  {} [{}]\n", f.path, why.as_str()));
+        }
+    }
     if !failed.is_empty() {
         s.push_str("\nfailures (no output written for these):\n");
         for f in failed {

@@ -353,3 +353,51 @@ fn disk_full_fails_cleanly_and_the_rest_of_the_batch_goes_on() {
     assert_eq!(files_under(&out), vec!["a_model.pkl".to_string()]);
     python_loads(&out.join("a_model.pkl"), "d");
 }
+
+#[cfg(unix)]
+#[test]
+fn fifos_and_sockets_are_listed_as_skipped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("m");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::copy(corpus("tree/plain4.pkl"), dir.join("a.pkl")).unwrap();
+    let st = std::process::Command::new("mkfifo")
+        .arg(dir.join("pipe.pkl"))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let _sock = std::os::unix::net::UnixListener::bind(dir.join("s.sock")).unwrap();
+    let out = tmp.path().join("out");
+    let a = depickle()
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out)
+        .arg("--json")
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    let report: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    assert_eq!(report["counts"]["skipped"], 2, "{report}");
+    let skip_of = |name: &str| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == name)
+            .map(|f| (f["status"].clone(), f["skip"].clone()))
+    };
+    assert_eq!(skip_of("pipe.pkl"), Some(("skipped".into(), "fifo".into())));
+    assert_eq!(skip_of("s.sock"), Some(("skipped".into(), "socket".into())));
+    assert!(!out.join("pipe.pkl").exists());
+    // The text summary names them too.
+    let out2 = tmp.path().join("out2");
+    let a = depickle()
+        .arg(&dir)
+        .arg("-o")
+        .arg(&out2)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    assert_contains(&a.get_output().stderr, "pipe.pkl [fifo]");
+    assert_contains(&a.get_output().stderr, "s.sock [socket]");
+}

@@ -471,3 +471,70 @@ with open(sys.argv[1], "wb") as f:
     assert!(killed_mid_run > 0, "no kill landed during a conversion; the test proves nothing");
     eprintln!("killed mid-run: {killed_mid_run}, converted before the kill: {converted}");
 }
+
+/// Run depickle under a 1 GiB address-space limit, so a regression that reads a device until
+/// memory runs out aborts quickly instead of eating the machine.
+#[cfg(unix)]
+fn depickle_capped(args: &[&std::ffi::OsStr], cwd: &Path) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("depickle");
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576; exec timeout 60 \"$0\" \"$@\"")
+        .arg(bin)
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .unwrap()
+}
+
+#[cfg(unix)]
+#[test]
+fn character_device_input_is_refused_without_reading_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let zero = std::ffi::OsStr::new("/dev/zero");
+    for args in [
+        vec![zero, "-o".as_ref(), "out.pkl".as_ref()],
+        vec!["check".as_ref(), zero],
+        vec!["inspect".as_ref(), zero],
+    ] {
+        let out = depickle_capped(&args, tmp.path());
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            text(&out.stdout).contains("character device") || err.contains("character device"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_dir(tmp.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn fifo_input_is_read_like_stdin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("in.pkl");
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let bytes = std::fs::read(corpus("models/tree/closure.pkl")).unwrap();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::write(fifo, bytes).unwrap())
+    };
+    let out = tmp.path().join("out.pkl");
+    depickle()
+        .arg(&fifo)
+        .arg("-o")
+        .arg(&out)
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .success();
+    writer.join().unwrap();
+    assert!(std::fs::metadata(&out).unwrap().len() > 0);
+}

@@ -31,7 +31,8 @@ pub enum Status {
     Joblib,
     /// Not a pickle: copied byte for byte.
     Copied,
-    /// A symlink that was not followed.
+    /// Not processed: a symlink that was not followed, or a FIFO, socket or device (see
+    /// [`SkipReason`]).
     Skipped,
     /// A serializer helper depickle cannot rewrite: no output.
     Refused,
@@ -71,6 +72,66 @@ impl Status {
     }
 }
 
+/// Why an entry of the tree was skipped: only regular files are converted, and reading a
+/// FIFO or device could block or never end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Any other non-regular file type.
+    Special,
+}
+
+impl SkipReason {
+    /// Why an entry of this file type is not processed, or `None` for regular files and
+    /// directories.
+    pub fn of(ft: &std::fs::FileType) -> Option<SkipReason> {
+        if ft.is_symlink() {
+            return Some(SkipReason::Symlink);
+        }
+        if ft.is_file() || ft.is_dir() {
+            return None;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if ft.is_fifo() {
+                return Some(SkipReason::Fifo);
+            }
+            if ft.is_socket() {
+                return Some(SkipReason::Socket);
+            }
+            if ft.is_char_device() {
+                return Some(SkipReason::CharDevice);
+            }
+            if ft.is_block_device() {
+                return Some(SkipReason::BlockDevice);
+            }
+        }
+        Some(SkipReason::Special)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Symlink => "symlink",
+            SkipReason::Fifo => "fifo",
+            SkipReason::Socket => "socket",
+            SkipReason::CharDevice => "char-device",
+            SkipReason::BlockDevice => "block-device",
+            SkipReason::Special => "special",
+        }
+    }
+}
+
 /// The outcome for one file.
 #[derive(Clone, Debug, Serialize)]
 pub struct FileResult {
@@ -81,6 +142,9 @@ pub struct FileResult {
     pub status: Status,
     /// Human explanation (reason of a refusal, error text, container member summary).
     pub detail: String,
+    /// Why the entry was skipped (only with status `skipped`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<SkipReason>,
     /// Conversion reports (one per converted pickle; several for a zip).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reports: Vec<Report>,
@@ -93,7 +157,15 @@ impl FileResult {
             container: container.to_string(),
             status,
             detail: detail.into(),
+            skip: None,
             reports: Vec::new(),
+        }
+    }
+
+    fn skipped(path: &str, container: &str, why: SkipReason, detail: impl Into<String>) -> Self {
+        FileResult {
+            skip: Some(why),
+            ..FileResult::new(path, container, Status::Skipped, detail)
         }
     }
 }
@@ -173,6 +245,8 @@ enum Found {
         inside: bool,
     },
     Unreadable(PathBuf, String),
+    /// A FIFO, socket or device: listed as skipped, never opened.
+    Special(PathBuf, SkipReason),
 }
 
 /// Walk `root` without following symlinks; entries sorted for a stable order.
@@ -201,7 +275,10 @@ fn walk(root: &Path) -> Vec<Found> {
                 }
                 Ok(m) if m.is_dir() => subdirs.push(p),
                 Ok(m) if m.is_file() => out.push(Found::File(p)),
-                Ok(_) => {} // sockets, fifos, devices: not ours
+                Ok(m) => out.push(Found::Special(
+                    p,
+                    SkipReason::of(&m.file_type()).unwrap_or(SkipReason::Special),
+                )),
                 Err(e) => out.push(Found::Unreadable(p, e.to_string())),
             }
         }
@@ -293,20 +370,29 @@ pub fn convert_tree(
     let work = |item: &Found| -> FileResult {
         let r = match item {
             Found::Unreadable(p, e) => FileResult::new(&rel(root, p), "other", Status::Error, e),
+            Found::Special(p, why) => FileResult::skipped(
+                &rel(root, p),
+                "special",
+                *why,
+                format!(
+                    "{}: not a regular file, not opened (reading it could block or never end)",
+                    why.as_str()
+                ),
+            ),
             Found::Link { path, inside } => {
                 let name = rel(root, path);
                 match (&target, inside) {
                     (Target::Mirror(out), true) => copy_link(path, &out.join(&name), &name),
-                    (_, true) => FileResult::new(
+                    (_, true) => FileResult::skipped(
                         &name,
                         "symlink",
-                        Status::Skipped,
+                        SkipReason::Symlink,
                         "symlink (not followed; its target inside the tree is processed on its own)",
                     ),
-                    (_, false) => FileResult::new(
+                    (_, false) => FileResult::skipped(
                         &name,
                         "symlink",
-                        Status::Skipped,
+                        SkipReason::Symlink,
                         "symlink to outside the tree (or dangling): not followed",
                     ),
                 }
@@ -366,10 +452,10 @@ fn copy_link(src: &Path, dest: &Path, name: &str) -> FileResult {
         std::os::unix::fs::symlink(target, dest)
     })();
     match r {
-        Ok(()) => FileResult::new(
+        Ok(()) => FileResult::skipped(
             name,
             "symlink",
-            Status::Skipped,
+            SkipReason::Symlink,
             "symlink inside the tree: recreated as a symlink, not followed",
         ),
         Err(e) => FileResult::new(name, "symlink", Status::Error, e.to_string()),
@@ -378,7 +464,12 @@ fn copy_link(src: &Path, dest: &Path, name: &str) -> FileResult {
 
 #[cfg(not(unix))]
 fn copy_link(_src: &Path, _dest: &Path, name: &str) -> FileResult {
-    FileResult::new(name, "symlink", Status::Skipped, "symlink: not followed")
+    FileResult::skipped(
+        name,
+        "symlink",
+        SkipReason::Symlink,
+        "symlink: not followed",
+    )
 }
 
 /// Process one file into `dest` (which may be the file itself). Never leaves a partial output:

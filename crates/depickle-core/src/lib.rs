@@ -320,7 +320,17 @@ pub fn map_file(path: &Path) -> Result<Input, ConvertError> {
         source: e,
     };
     let file = std::fs::File::open(path).map_err(io)?;
-    let len = file.metadata().map_err(io)?.len();
+    let meta = file.metadata().map_err(io)?;
+    if let Some(kind) = not_a_stream(&meta.file_type()) {
+        // A device reads forever (`/dev/zero`) or blocks; only regular files and pipes are input.
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "is a {kind}, not a file: give a regular file, a pipe, or `-` for standard input"
+            ),
+        )));
+    }
+    let len = meta.len();
     if len < MAP_MIN {
         // Small files are read: mapping and unmapping costs more than the copy, and in a
         // multi-threaded batch every munmap takes the address-space lock and shoots down TLBs
@@ -334,6 +344,33 @@ pub fn map_file(path: &Path) -> Result<Input, ConvertError> {
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
     mapped::register(&map, file);
     Ok(Input::Mapped(map))
+}
+
+/// What a path is when it is neither a regular file nor a pipe (which depickle reads), or `None`.
+pub fn not_a_stream(ft: &std::fs::FileType) -> Option<&'static str> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_char_device() {
+            return Some("character device");
+        }
+        if ft.is_block_device() {
+            return Some("block device");
+        }
+        if ft.is_socket() {
+            return Some("socket");
+        }
+        if ft.is_fifo() {
+            return None;
+        }
+    }
+    if ft.is_dir() {
+        Some("directory")
+    } else if ft.is_file() {
+        None
+    } else {
+        Some("special file")
+    }
 }
 
 /// Input bytes: a memory map of a file, or bytes read from a stream.
