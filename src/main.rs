@@ -62,6 +62,37 @@ struct Cli {
     /// Files converted in parallel in batch mode (default: one per core).
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
+
+    /// Most a gzip/bz2/xz input may inflate to, e.g. `64G`, `512M` (default: 32x its
+    /// compressed size or 16G, whichever is larger). Applies to `check` and `inspect` too.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
+    max_inflated: Option<u64>,
+}
+
+/// `123`, `64K`, `512M`, `16G`, `1T` (powers of 1024; a trailing `B`/`iB` is accepted).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
+    let (num, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(format!("unknown size unit {c:?}: use K, M, G or T")),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 512M or 16G"))?;
+    n.checked_mul(1u64 << shift)
+        .filter(|&v| v > 0)
+        .ok_or_else(|| format!("{s:?} is zero or too large"))
 }
 
 #[derive(Subcommand)]
@@ -93,6 +124,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(limit) = cli.max_inflated {
+        depickle_batch::set_max_inflated(limit);
+    }
     let catalog = match Catalog::builtin() {
         Ok(c) => c,
         Err(e) => {
@@ -283,7 +317,7 @@ fn convert_container(cli: &Cli, input: &Path) -> Option<i32> {
     }
     let code = r.status.exit_code();
     if code != 0 {
-        eprintln!("depickle: {name}: {}: {}", r.status.as_str(), r.detail);
+        eprintln!("depickle: {name}: {}: {}", r.status.label(), r.detail);
     } else if !cli.quiet {
         eprintln!(
             "{name}: {} ({}) -> {}",
@@ -326,7 +360,7 @@ fn convert_tree(cli: &Cli, input: &Path) -> i32 {
     let on_done = |r: &depickle_batch::FileResult| {
         bar.inc(1);
         if r.status.is_failure() {
-            bar.suspend(|| eprintln!("depickle: {}: {}: {}", r.path, r.status.as_str(), r.detail));
+            bar.suspend(|| eprintln!("depickle: {}: {}: {}", r.path, r.status.label(), r.detail));
         }
     };
     let opts = depickle_batch::Options {

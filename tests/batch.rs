@@ -401,3 +401,68 @@ fn fifos_and_sockets_are_listed_as_skipped() {
     assert_contains(&a.get_output().stderr, "pipe.pkl [fifo]");
     assert_contains(&a.get_output().stderr, "s.sock [socket]");
 }
+
+/// Compressed inputs inflate up to a limit (`--max-inflated`), with an error that names the
+/// limit and the flag, for conversion and `check` alike; nothing is written.
+#[test]
+fn inflate_limit_is_enforced_and_named() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    // A valid pickle of 8 MiB of zero bytes, gzip'd (a few KiB).
+    let mut pickle = vec![0x80, 0x04, 0x8e];
+    pickle.extend_from_slice(&(8u64 << 20).to_le_bytes());
+    pickle.extend(std::iter::repeat_n(0u8, 8 << 20));
+    pickle.push(b'.');
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&pickle).unwrap();
+    let src = tmp.path().join("bomb.pkl.gz");
+    std::fs::write(&src, gz.finish().unwrap()).unwrap();
+    let out = tmp.path().join("out.pkl.gz");
+    let o = depickle()
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["--max-inflated", "1M"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("limit of 1048576 bytes") && err.contains("--max-inflated"), "{err}");
+    assert!(!out.exists());
+    let o = depickle()
+        .arg("check")
+        .arg(&src)
+        .args(["--max-inflated", "1M"])
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_ne!(o.status.code(), Some(0), "{all}");
+    assert!(all.contains("--max-inflated"), "{all}");
+    // Under the default limit the same file is fine (it is self-contained plain data).
+    let o = depickle().arg("check").arg(&src).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+}
+
+/// Regression: a corrupt xz stream printed Rust debug text (`XzError("Invalid block CRC64 ...")`)
+/// and no position. Errors are plain words with the compressed byte reached.
+#[test]
+fn corrupt_xz_message_is_plain_and_has_an_offset() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("m.pkl.xz");
+    let st = std::process::Command::new("python3")
+        .args(["-I", "-S", "-c"])
+        .arg("import lzma, pickle, sys\nd = bytearray(lzma.compress(pickle.dumps(list(range(5000)), 4)))\nd[len(d) - 40] ^= 0xff\nopen(sys.argv[1], 'wb').write(d)")
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = tmp.path().join("o.pkl.xz");
+    let o = depickle().arg(&src).arg("-o").arg(&out).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(!err.contains("XzError") && !err.contains("(\""), "debug text in: {err}");
+    assert!(err.contains("compressed byte "), "no offset in: {err}");
+    // One spelling for people, as in the single-file error ("not-a-pickle" is the JSON token).
+    assert!(err.contains("not a valid pickle") && !err.contains("not-a-pickle"), "{err}");
+    assert!(!out.exists());
+}

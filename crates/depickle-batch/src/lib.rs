@@ -16,7 +16,7 @@ use depickle_recipes::Catalog;
 use rayon::prelude::*;
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// What happened to one file (or container member).
@@ -58,6 +58,15 @@ impl Status {
             Status::Refused => "refused",
             Status::NotAPickle => "not-a-pickle",
             Status::Error => "error",
+        }
+    }
+
+    /// The status in words, for messages to people (`as_str` is the token in JSON reports):
+    /// "not a valid pickle" reads the same as the single-file error.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::NotAPickle => "not a valid pickle",
+            other => other.as_str(),
         }
     }
 
@@ -702,24 +711,93 @@ pub fn kind_name(k: Kind) -> &'static str {
     }
 }
 
-/// Decompress a gzip, bzip2 or xz stream (multi-member streams are read to the end).
+/// The most a compressed input may inflate to unless `--max-inflated` says otherwise: 32 times
+/// its compressed size or 16 GiB, whichever is larger. Generous for real checkpoints, and a
+/// bound on what a crafted bomb (a 785-byte bz2 inflating to 1 GiB) can make depickle hold.
+pub fn default_inflate_limit(compressed_len: usize) -> u64 {
+    (compressed_len as u64).saturating_mul(32).max(16 << 30)
+}
+
+/// Set by the command line (`--max-inflated SIZE`) once, before any work; 0 means "default".
+static MAX_INFLATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Override the inflate limit for this process (`--max-inflated`).
+pub fn set_max_inflated(limit: u64) {
+    MAX_INFLATED.store(limit, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn inflate_limit(compressed_len: usize) -> u64 {
+    match MAX_INFLATED.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => default_inflate_limit(compressed_len),
+        n => n,
+    }
+}
+
+/// Collects inflated bytes up to a limit, with fallible allocation: a bomb or a stream larger
+/// than memory is an error with a message, never an allocation abort.
+struct CappedSink {
+    out: Vec<u8>,
+    limit: u64,
+}
+
+impl Write for CappedSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let len = self.out.len() as u64;
+        if len + buf.len() as u64 > self.limit {
+            return Err(std::io::Error::other(format!(
+                "inflates past the limit of {} bytes at inflated byte {len}; if the file is genuine, raise the limit with --max-inflated SIZE",
+                self.limit
+            )));
+        }
+        if self.out.try_reserve(buf.len()).is_err() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("inflated data does not fit in memory (at inflated byte {len})"),
+            ));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Decompress a gzip, bzip2 or xz stream (multi-member streams are read to the end), up to the
+/// inflate limit. Errors name the position reached in the compressed input.
 pub fn decompress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut out = Vec::new();
-    match kind {
+    let mut sink = CappedSink {
+        out: Vec::new(),
+        limit: inflate_limit(data.len()),
+    };
+    let mut input = std::io::Cursor::new(data);
+    let result = match kind {
         Kind::Gzip => {
-            flate2::read::MultiGzDecoder::new(data).read_to_end(&mut out)?;
+            std::io::copy(&mut flate2::read::MultiGzDecoder::new(&mut input), &mut sink).map(drop)
         }
         Kind::Bzip2 => {
-            bzip2::read::MultiBzDecoder::new(data).read_to_end(&mut out)?;
+            std::io::copy(&mut bzip2::read::MultiBzDecoder::new(&mut input), &mut sink).map(drop)
         }
-        Kind::Xz => {
-            lzma_rs::xz_decompress(&mut std::io::BufReader::new(data), &mut out).map_err(|e| {
-                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{e:?}"))
-            })?;
-        }
-        _ => out.extend_from_slice(data),
+        Kind::Xz => lzma_rs::xz_decompress(&mut std::io::BufReader::new(&mut input), &mut sink)
+            .map_err(|e| match e {
+                lzma_rs::error::Error::IoError(e) => e,
+                lzma_rs::error::Error::HeaderTooShort(_) => std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "xz header truncated",
+                ),
+                lzma_rs::error::Error::LzmaError(m) | lzma_rs::error::Error::XzError(m) => {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_lowercase())
+                }
+            }),
+        _ => sink.write_all(data),
+    };
+    match result {
+        Ok(()) => Ok(sink.out),
+        Err(e) => Err(std::io::Error::new(
+            e.kind(),
+            format!("compressed byte {}: {e}", input.position()),
+        )),
     }
-    Ok(out)
 }
 
 /// Compress with the same format.

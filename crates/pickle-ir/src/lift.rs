@@ -45,7 +45,7 @@ pub enum LiftError {
     BadStop { offset: usize, found: usize },
     #[error("byte {offset}: {opcode} closes a MARK of the passed-through prefix in a way the suffix cannot continue")]
     PrefixMark { offset: usize, opcode: &'static str },
-    #[error("byte {offset}: the stack nests {depth} MARKs deep, over the limit of {limit}")]
+    #[error("byte {offset}: this MARK would nest deeper than the limit of {limit} open MARKs ({depth} already open)")]
     TooDeep {
         offset: usize,
         depth: usize,
