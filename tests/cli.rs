@@ -538,3 +538,38 @@ fn fifo_input_is_read_like_stdin() {
     writer.join().unwrap();
     assert!(std::fs::metadata(&out).unwrap().len() > 0);
 }
+
+/// A global whose module or name CPython cannot decode must not vanish from `check` (it used to
+/// be read lossily, or as a dynamic global, and the file called self-contained): `check` and
+/// the conversion both refuse it with the byte offset of the faulty opcode, writing nothing.
+#[test]
+fn undecodable_global_names_are_refused_with_offset() {
+    fn sb(b: &[u8]) -> Vec<u8> {
+        [&[0x8c, b.len() as u8][..], b].concat()
+    }
+    let stack_global =
+        |name: &[u8]| [&b"\x80\x04"[..], &sb(b"builtins"), &sb(name), b"\x93)R."].concat();
+    // (pickle, offset of the faulty opcode); CPython 3.6-3.13 fail on each: UnicodeDecodeError
+    // for the first two, AttributeError for the surrogate name (valid surrogatepass text).
+    let cases: Vec<(Vec<u8>, usize)> = vec![
+        (b"\x80\x02cbuiltins\nle\xffn\n)R.".to_vec(), 2),
+        (stack_global(b"le\xffn"), 12),
+        (stack_global(b"le\xed\xa0\x80"), 19),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (i, (data, offset)) in cases.into_iter().enumerate() {
+        let src = tmp.path().join(format!("bad{i}.pkl"));
+        std::fs::write(&src, &data).unwrap();
+        let out = depickle().arg("check").arg(&src).output().unwrap();
+        let msg = text(&out.stdout) + &text(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "case {i}: {msg}");
+        assert!(msg.contains(&format!("byte {offset}:")), "case {i}: {msg}");
+        assert!(!msg.contains("self-contained"), "case {i}: {msg}");
+        let dest = tmp.path().join(format!("out{i}.pkl"));
+        let out = depickle().arg(&src).arg("-o").arg(&dest).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "case {i}: {err}");
+        assert!(err.contains(&format!("byte {offset}:")), "case {i}: {err}");
+        assert!(!dest.exists(), "case {i}");
+    }
+}

@@ -52,6 +52,60 @@ pub enum CodecError {
     /// The input ended before a `STOP` opcode; `offset` is the end of the input.
     #[error("byte {offset}: input ends without a STOP opcode")]
     MissingStop { offset: usize },
+
+    /// A text argument is not valid in the encoding CPython's unpickler decodes it with, so
+    /// `pickle.load` would raise `UnicodeDecodeError` there. `position` counts from the start
+    /// of the argument (as CPython's message does); `offset` is the opcode's.
+    #[error("byte {offset}: {opcode} argument is not valid {encoding}: {reason} at position {position} of the argument")]
+    BadText {
+        offset: usize,
+        opcode: &'static str,
+        encoding: TextEncoding,
+        position: usize,
+        reason: TextFault,
+    },
+}
+
+/// The codec CPython 3 decodes a text argument with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    /// `BINUNICODE`, `SHORT_BINUNICODE`, `BINUNICODE8`: UTF-8, individually encoded surrogates
+    /// allowed (`surrogatepass`).
+    Utf8Surrogatepass,
+    /// The module and name lines of `GLOBAL`: strict UTF-8.
+    Utf8,
+    /// The module and name lines of `INST` (and protocol-0 persistent ids): ASCII.
+    Ascii,
+    /// The line of `UNICODE`.
+    RawUnicodeEscape,
+}
+
+impl std::fmt::Display for TextEncoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TextEncoding::Utf8Surrogatepass => "UTF-8 (surrogatepass)",
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Ascii => "ASCII",
+            TextEncoding::RawUnicodeEscape => "raw-unicode-escape",
+        })
+    }
+}
+
+/// What is wrong at the reported position of a [`CodecError::BadText`] argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum TextFault {
+    /// A byte that cannot start or continue a character here.
+    #[error("invalid byte 0x{0:02x}")]
+    InvalidByte(u8),
+    /// A multi-byte UTF-8 sequence cut short by the end of the argument.
+    #[error("unexpected end of data")]
+    UnexpectedEnd,
+    /// A `\uXXXX` / `\UXXXXXXXX` escape without enough hex digits.
+    #[error("truncated \\u/\\U escape")]
+    TruncatedEscape,
+    /// A `\UXXXXXXXX` escape above U+10FFFF.
+    #[error("escape \\U{0:08x} out of range")]
+    EscapeOutOfRange(u32),
 }
 
 impl CodecError {
@@ -64,7 +118,8 @@ impl CodecError {
             | CodecError::NegativeLength { offset, .. }
             | CodecError::UnsupportedProtocol { offset, .. }
             | CodecError::FrameOverrun { offset, .. }
-            | CodecError::MissingStop { offset } => offset,
+            | CodecError::MissingStop { offset }
+            | CodecError::BadText { offset, .. } => offset,
         }
     }
 }

@@ -21,7 +21,7 @@ pub mod read;
 pub mod text;
 pub mod write;
 
-pub use error::{CodecError, TextError, WriteError};
+pub use error::{CodecError, TextEncoding, TextError, TextFault, WriteError};
 pub use op::{min_protocol_of, opcode_name, Op};
 pub use read::Reader;
 pub use write::Writer;

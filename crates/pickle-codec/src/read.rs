@@ -9,7 +9,7 @@
 //! checked for syntax (decimal integers, float literals, quoted strings) so malformed input is
 //! reported at the offending op, but kept raw.
 
-use crate::error::{show_line, CodecError, TextError};
+use crate::error::{show_line, CodecError, TextEncoding, TextError};
 use crate::op::{opcode_name, Op};
 use crate::text;
 
@@ -259,6 +259,38 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Checks a text argument the way CPython 3's unpickler decodes it.
+    fn text(&self, arg: &'a [u8], encoding: TextEncoding) -> Result<&'a [u8], CodecError> {
+        let check = match encoding {
+            TextEncoding::Utf8Surrogatepass => text::validate_utf8_surrogatepass,
+            TextEncoding::Utf8 => text::validate_utf8_strict,
+            TextEncoding::Ascii => text::validate_ascii,
+            TextEncoding::RawUnicodeEscape => text::validate_raw_unicode_escape,
+        };
+        check(arg).map_err(|(position, reason)| CodecError::BadText {
+            offset: self.start,
+            opcode: self.name,
+            encoding,
+            position,
+            reason,
+        })?;
+        Ok(arg)
+    }
+
+    /// A `BINUNICODE`-family payload read with `read`, checked as UTF-8 with surrogatepass.
+    fn str_payload(
+        &mut self,
+        read: fn(&mut Self) -> Result<&'a [u8], CodecError>,
+    ) -> Result<&'a [u8], CodecError> {
+        let payload = read(self)?;
+        self.text(payload, TextEncoding::Utf8Surrogatepass)
+    }
+
+    fn text_line(&mut self, encoding: TextEncoding) -> Result<&'a [u8], CodecError> {
+        let line = self.line()?;
+        self.text(line, encoding)
+    }
+
     fn checked_line(
         &mut self,
         check: impl FnOnce(&[u8]) -> Result<(), TextError>,
@@ -306,10 +338,10 @@ fn decode<'a>(code: u8, c: &mut Cursor<'a>) -> Result<Op<'a>, CodecError> {
         b'S' => Op::String(c.checked_line(text::validate_string_line)?),
         b'T' => Op::BinString(c.payload_i32()?),
         b'U' => Op::ShortBinString(c.payload_u8()?),
-        b'V' => Op::Unicode(c.line()?),
-        b'X' => Op::BinUnicode(c.payload_u32()?),
-        0x8c => Op::ShortBinUnicode(c.payload_u8()?),
-        0x8d => Op::BinUnicode8(c.payload_u64()?),
+        b'V' => Op::Unicode(c.text_line(TextEncoding::RawUnicodeEscape)?),
+        b'X' => Op::BinUnicode(c.str_payload(Cursor::payload_u32)?),
+        0x8c => Op::ShortBinUnicode(c.str_payload(Cursor::payload_u8)?),
+        0x8d => Op::BinUnicode8(c.str_payload(Cursor::payload_u64)?),
         b'B' => Op::BinBytes(c.payload_u32()?),
         b'C' => Op::ShortBinBytes(c.payload_u8()?),
         0x8e => Op::BinBytes8(c.payload_u64()?),
@@ -333,16 +365,16 @@ fn decode<'a>(code: u8, c: &mut Cursor<'a>) -> Result<Op<'a>, CodecError> {
         0x90 => Op::AddItems,
         0x91 => Op::FrozenSet,
         b'c' => {
-            let module = c.line()?;
-            let name = c.line()?;
+            let module = c.text_line(TextEncoding::Utf8)?;
+            let name = c.text_line(TextEncoding::Utf8)?;
             Op::Global { module, name }
         }
         0x93 => Op::StackGlobal,
         b'R' => Op::Reduce,
         b'b' => Op::Build,
         b'i' => {
-            let module = c.line()?;
-            let name = c.line()?;
+            let module = c.text_line(TextEncoding::Ascii)?;
+            let name = c.text_line(TextEncoding::Ascii)?;
             Op::Inst { module, name }
         }
         b'o' => Op::Obj,

@@ -10,7 +10,7 @@
 //! writes with `encode("utf-8", "surrogatepass")`, i.e. the payload of `BINUNICODE`) so those
 //! strings survive a conversion.
 
-use crate::error::{show_line, TextError};
+use crate::error::{show_line, TextError, TextFault};
 
 /// Decimal integers with more digits than this are refused by
 /// [`IntValue::parse_decimal_line`], because conversion is quadratic. CPython 3.11+ refuses
@@ -385,25 +385,56 @@ pub fn validate_string_line(line: &[u8]) -> Result<(), TextError> {
 /// number of backslashes.
 pub fn raw_unicode_escape_code_points(line: &[u8]) -> Result<Vec<u32>, TextError> {
     let mut out = Vec::with_capacity(line.len());
+    raw_unicode_escape_walk(line, |cp| out.push(cp)).map_err(|(pos, fault)| {
+        TextError::BadEscape(match fault {
+            TextFault::EscapeOutOfRange(v) => {
+                format!("\\U{v:08x} at position {pos} is out of range")
+            }
+            _ => format!(
+                "truncated \\{} escape at position {pos}",
+                if line.get(pos + 1) == Some(&b'u') {
+                    "uXXXX"
+                } else {
+                    "UXXXXXXXX"
+                }
+            ),
+        })
+    })?;
+    Ok(out)
+}
+
+/// Checks the line of a `UNICODE` op as CPython's `raw-unicode-escape` decoder would, without
+/// allocating. The error holds the position of the bad escape's backslash.
+pub fn validate_raw_unicode_escape(line: &[u8]) -> Result<(), (usize, TextFault)> {
+    raw_unicode_escape_walk(line, |_| {})
+}
+
+fn raw_unicode_escape_walk(
+    line: &[u8],
+    mut sink: impl FnMut(u32),
+) -> Result<(), (usize, TextFault)> {
     let mut i = 0usize;
     while let Some(&c) = line.get(i) {
         if c != b'\\' {
-            out.push(u32::from(c));
+            sink(u32::from(c));
             i += 1;
             continue;
         }
         let start = i;
         while line.get(i) == Some(&b'\\') {
-            out.push(u32::from(b'\\'));
             i += 1;
         }
-        let odd = (i - start) % 2 == 1;
+        let run = i - start;
+        let odd = run % 2 == 1;
         let count = match line.get(i) {
             Some(b'u') if odd => 4,
             Some(b'U') if odd => 8,
-            _ => continue,
+            _ => {
+                (0..run).for_each(|_| sink(u32::from(b'\\')));
+                continue;
+            }
         };
-        out.pop();
+        (0..run - 1).for_each(|_| sink(u32::from(b'\\')));
         let esc_start = i - 1;
         i += 1;
         let value = line.get(i..i + count).and_then(|h| {
@@ -413,20 +444,59 @@ pub fn raw_unicode_escape_code_points(line: &[u8]) -> Result<Vec<u32>, TextError
             u32::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok()
         });
         let Some(value) = value else {
-            return Err(TextError::BadEscape(format!(
-                "truncated \\{} escape at position {esc_start}",
-                if count == 4 { "uXXXX" } else { "UXXXXXXXX" }
-            )));
+            return Err((esc_start, TextFault::TruncatedEscape));
         };
         if value > 0x10FFFF {
-            return Err(TextError::BadEscape(format!(
-                "\\U{value:08x} at position {esc_start} is out of range"
-            )));
+            return Err((esc_start, TextFault::EscapeOutOfRange(value)));
         }
-        out.push(value);
+        sink(value);
         i += count;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Checks a `BINUNICODE`-family payload as CPython decodes it: UTF-8 with `surrogatepass`
+/// (`ED A0 80` ..= `ED BF BF`, the encoded surrogates, are accepted). The error holds the
+/// position of the first bad byte.
+pub fn validate_utf8_surrogatepass(bytes: &[u8]) -> Result<(), (usize, TextFault)> {
+    let mut pos = 0usize;
+    loop {
+        let rest = &bytes[pos..];
+        match std::str::from_utf8(rest) {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let at = pos + e.valid_up_to();
+                if let [0xED, 0xA0..=0xBF, 0x80..=0xBF, ..] = &bytes[at..] {
+                    pos = at + 3;
+                    continue;
+                }
+                return Err((at, utf8_fault(&bytes[at..], e.error_len())));
+            }
+        }
+    }
+}
+
+/// Checks a `GLOBAL` module or name line: strict UTF-8, as CPython 3 decodes it.
+pub fn validate_utf8_strict(bytes: &[u8]) -> Result<(), (usize, TextFault)> {
+    std::str::from_utf8(bytes).map(|_| ()).map_err(|e| {
+        let at = e.valid_up_to();
+        (at, utf8_fault(&bytes[at..], e.error_len()))
+    })
+}
+
+/// Checks an `INST` module or name line: ASCII, as CPython 3 decodes it.
+pub fn validate_ascii(bytes: &[u8]) -> Result<(), (usize, TextFault)> {
+    match bytes.iter().position(|b| !b.is_ascii()) {
+        None => Ok(()),
+        Some(at) => Err((at, TextFault::InvalidByte(bytes[at]))),
+    }
+}
+
+fn utf8_fault(at: &[u8], error_len: Option<usize>) -> TextFault {
+    match (error_len, at.first()) {
+        (Some(_), Some(&b)) => TextFault::InvalidByte(b),
+        _ => TextFault::UnexpectedEnd,
+    }
 }
 
 /// Decodes the line of a `UNICODE` op. `None` if the escapes are malformed or the text holds a

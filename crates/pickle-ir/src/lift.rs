@@ -37,7 +37,7 @@ pub enum LiftError {
         opcode: &'static str,
         found: usize,
     },
-    #[error("byte {offset}: {opcode} name is not valid UTF-8")]
+    #[error("byte {offset}: {opcode} module or name is not valid UTF-8 (a surrogate or invalid byte); CPython cannot import it")]
     BadName { offset: usize, opcode: &'static str },
     #[error(
         "byte {offset}: STOP with {found} values on the stack; a pickle ends with exactly one"
@@ -561,6 +561,15 @@ impl<'a> Lifter<'a> {
                 Op::StackGlobal => {
                     let mn = self.popn(2, offset, &op)?;
                     let (m, n) = (mn[0], mn[1]);
+                    // A `str` operand holding a surrogate (valid for BINUNICODE's
+                    // surrogatepass) names nothing importable; refuse it rather than let the
+                    // global vanish as a dynamic one.
+                    if self.surrogate_str(m) || self.surrogate_str(n) {
+                        return Err(LiftError::BadName {
+                            offset,
+                            opcode: op.name(),
+                        });
+                    }
                     let node = match (self.plain_str(m), self.plain_str(n)) {
                         (Some(module), Some(name)) => {
                             // The operands are dropped: they are no longer uses.
@@ -650,6 +659,23 @@ impl<'a> Lifter<'a> {
     }
 
     /// A STACK_GLOBAL operand that is a constant string with no effects around it.
+    /// Whether `u` is a `str` constant that is not valid UTF-8 (it holds a surrogate).
+    fn surrogate_str(&self, u: Use) -> bool {
+        match self.graph.node(u.node) {
+            Node::Const(c) => {
+                let op = c.op();
+                matches!(
+                    op,
+                    Op::BinUnicode(_)
+                        | Op::ShortBinUnicode(_)
+                        | Op::BinUnicode8(_)
+                        | Op::Unicode(_)
+                ) && const_op_str(&op).is_none()
+            }
+            _ => false,
+        }
+    }
+
     fn plain_str(&self, u: Use) -> Option<Cow<'a, str>> {
         if self.graph.has_effects(u) {
             return None;
