@@ -19,7 +19,10 @@ pub fn end_on_write_error(e: &std::io::Error) -> ! {
     if e.kind() == ErrorKind::BrokenPipe {
         std::process::exit(0);
     }
-    let _ = writeln!(std::io::stderr(), "depickle: cannot write to standard output: {e}");
+    let _ = writeln!(
+        std::io::stderr(),
+        "depickle: cannot write to standard output: {e}"
+    );
     std::process::exit(3);
 }
 

@@ -230,15 +230,43 @@ fn output_inside_input_or_same_dir_is_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert_contains(&o.stderr, "inside the input");
     // Regression: the refused output directory used to be created (empty) before the check.
-    assert!(!dir.join("sub").exists(), "a refused setup created {}", dir.join("sub").display());
+    assert!(
+        !dir.join("sub").exists(),
+        "a refused setup created {}",
+        dir.join("sub").display()
+    );
     let nested = dir.join("a").join("b").join("out");
-    let o = depickle().arg(&dir).arg("-o").arg(&nested).output().unwrap();
+    let o = depickle()
+        .arg(&dir)
+        .arg("-o")
+        .arg(&nested)
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2));
-    assert!(!dir.join("a").exists(), "a refused setup created {}", dir.join("a").display());
+    assert!(
+        !dir.join("a").exists(),
+        "a refused setup created {}",
+        dir.join("a").display()
+    );
     // Spelled through `..` from outside, it is still recognised as inside.
-    let sneaky = tmp.path().join("elsewhere").join("..").join("m").join("out2");
-    let o = depickle().arg(&dir).arg("-o").arg(&sneaky).output().unwrap();
-    assert_eq!(o.status.code(), Some(2), "{}", String::from_utf8_lossy(&o.stderr));
+    let sneaky = tmp
+        .path()
+        .join("elsewhere")
+        .join("..")
+        .join("m")
+        .join("out2");
+    let o = depickle()
+        .arg(&dir)
+        .arg("-o")
+        .arg(&sneaky)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(!dir.join("out2").exists());
 }
 
@@ -427,7 +455,10 @@ fn inflate_limit_is_enforced_and_named() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_ne!(o.status.code(), Some(0), "{err}");
-    assert!(err.contains("limit of 1048576 bytes") && err.contains("--max-inflated"), "{err}");
+    assert!(
+        err.contains("limit of 1048576 bytes") && err.contains("--max-inflated"),
+        "{err}"
+    );
     assert!(!out.exists());
     let o = depickle()
         .arg("check")
@@ -435,12 +466,21 @@ fn inflate_limit_is_enforced_and_named() {
         .args(["--max-inflated", "1M"])
         .output()
         .unwrap();
-    let all = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert_ne!(o.status.code(), Some(0), "{all}");
     assert!(all.contains("--max-inflated"), "{all}");
     // Under the default limit the same file is fine (it is self-contained plain data).
     let o = depickle().arg("check").arg(&src).output().unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stdout));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
 }
 
 /// Regression: a corrupt xz stream printed Rust debug text (`XzError("Invalid block CRC64 ...")`)
@@ -460,9 +500,15 @@ fn corrupt_xz_message_is_plain_and_has_an_offset() {
     let o = depickle().arg(&src).arg("-o").arg(&out).output().unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert_ne!(o.status.code(), Some(0));
-    assert!(!err.contains("XzError") && !err.contains("(\""), "debug text in: {err}");
+    assert!(
+        !err.contains("XzError") && !err.contains("(\""),
+        "debug text in: {err}"
+    );
     assert!(err.contains("compressed byte "), "no offset in: {err}");
     // One spelling for people, as in the single-file error ("not-a-pickle" is the JSON token).
-    assert!(err.contains("not a valid pickle") && !err.contains("not-a-pickle"), "{err}");
+    assert!(
+        err.contains("not a valid pickle") && !err.contains("not-a-pickle"),
+        "{err}"
+    );
     assert!(!out.exists());
 }

@@ -391,8 +391,14 @@ fn in_place_on_a_symlink_is_refused_and_changes_nothing() {
     let out = depickle().arg(&link).arg("--in-place").output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("symbolic link") && err.contains("model.pkl"), "{err}");
-    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink(), "link replaced");
+    assert!(
+        err.contains("symbolic link") && err.contains("model.pkl"),
+        "{err}"
+    );
+    assert!(
+        std::fs::symlink_metadata(&link).unwrap().is_symlink(),
+        "link replaced"
+    );
     assert_eq!(std::fs::read(&target).unwrap(), before, "target modified");
     let mut names: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
@@ -465,10 +471,16 @@ with open(sys.argv[1], "wb") as f:
             }
         } else {
             converted += 1;
-            assert!(now.len() > original.len() / 2, "trial {trial}: truncated output");
+            assert!(
+                now.len() > original.len() / 2,
+                "trial {trial}: truncated output"
+            );
         }
     }
-    assert!(killed_mid_run > 0, "no kill landed during a conversion; the test proves nothing");
+    assert!(
+        killed_mid_run > 0,
+        "no kill landed during a conversion; the test proves nothing"
+    );
     eprintln!("killed mid-run: {killed_mid_run}, converted before the kill: {converted}");
 }
 

@@ -772,19 +772,20 @@ pub fn decompress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
     };
     let mut input = std::io::Cursor::new(data);
     let result = match kind {
-        Kind::Gzip => {
-            std::io::copy(&mut flate2::read::MultiGzDecoder::new(&mut input), &mut sink).map(drop)
-        }
+        Kind::Gzip => std::io::copy(
+            &mut flate2::read::MultiGzDecoder::new(&mut input),
+            &mut sink,
+        )
+        .map(drop),
         Kind::Bzip2 => {
             std::io::copy(&mut bzip2::read::MultiBzDecoder::new(&mut input), &mut sink).map(drop)
         }
         Kind::Xz => lzma_rs::xz_decompress(&mut std::io::BufReader::new(&mut input), &mut sink)
             .map_err(|e| match e {
                 lzma_rs::error::Error::IoError(e) => e,
-                lzma_rs::error::Error::HeaderTooShort(_) => std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "xz header truncated",
-                ),
+                lzma_rs::error::Error::HeaderTooShort(_) => {
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "xz header truncated")
+                }
                 lzma_rs::error::Error::LzmaError(m) | lzma_rs::error::Error::XzError(m) => {
                     std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_lowercase())
                 }

@@ -71,7 +71,12 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
     let eocd = (lo..d.len().saturating_sub(21))
         .rev()
         .find(|&i| &d[i..i + 4] == b"PK\x05\x06")
-        .ok_or("no end-of-central-directory record (not a complete zip file)")?;
+        .ok_or_else(|| {
+            format!(
+                "byte {}: no end-of-central-directory record in the last 64 KiB (not a complete zip file)",
+                d.len()
+            )
+        })?;
     let mut count = u64::from(u16at(d, eocd + 10)?);
     let mut cd_size = u64::from(u32at(d, eocd + 12)?);
     let mut cd_start = u64::from(u32at(d, eocd + 16)?);
@@ -92,7 +97,9 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
     let cd_end = cd_start
         .checked_add(cd_size as usize)
         .filter(|&e| e <= d.len())
-        .ok_or("central directory runs past the end of the file")?;
+        .ok_or_else(|| {
+            format!("byte {eocd}: the central directory it describes runs past the end of the file")
+        })?;
     let mut entries = Vec::new();
     let mut o = cd_start;
     for _ in 0..count {
@@ -106,7 +113,8 @@ fn parse(d: &[u8]) -> Result<Archive, ZipError> {
         let xlen = usize::from(u16at(d, o + 30)?);
         let clen = usize::from(u16at(d, o + 32)?);
         let mut local_off = u64::from(u32at(d, o + 42)?);
-        let name_bytes = span(d, o + 46, nlen).ok_or("zip entry name truncated")?;
+        let name_bytes =
+            span(d, o + 46, nlen).ok_or_else(|| format!("byte {o}: zip entry name truncated"))?;
         let name = String::from_utf8_lossy(name_bytes).into_owned();
         let mut field = OffsetField::Classic;
         // zip64 extra: fields present only for the values set to 0xFFFFFFFF, in a fixed order.
@@ -221,19 +229,24 @@ fn member_data(d: &[u8], e: &Entry) -> Result<(usize, Vec<u8>), ZipError> {
     let xlen = usize::from(u16at(d, lo + 28)?);
     let start = lo + 30 + nlen + xlen;
     let raw = span(d, start, usize::try_from(e.csize).unwrap_or(usize::MAX))
-        .ok_or_else(|| format!("{}: member data truncated", e.name))?;
+        .ok_or_else(|| format!("byte {start}: member {} data truncated", e.name))?;
     let data = match e.method {
         0 => raw.to_vec(),
         8 => {
             let mut v = Vec::new();
             flate2::read::DeflateDecoder::new(raw)
                 .read_to_end(&mut v)
-                .map_err(|err| format!("{}: {err}", e.name))?;
+                .map_err(|err| {
+                    format!(
+                        "byte {start}: member {}: corrupt deflate data: {err}",
+                        e.name
+                    )
+                })?;
             v
         }
         m => {
             return Err(format!(
-                "{}: unsupported zip compression method {m}",
+                "byte {lo}: member {}: unsupported zip compression method {m}",
                 e.name
             ))
         }
@@ -270,7 +283,10 @@ pub fn rewrite<E>(
             .map(|&j| a.entries[j].local_off as usize)
             .unwrap_or(a.cd_start);
         if seg_end < seg_start || seg_end > d.len() {
-            return Ok(Err(format!("{}: overlapping zip members", e.name)));
+            return Ok(Err(format!(
+                "byte {seg_start}: member {}: overlapping zip members",
+                e.name
+            )));
         }
         new_off[i] = out.len() as u64;
         let replacement = if is_pickle_member(&e.name) {
@@ -415,7 +431,11 @@ mod tests {
             central.extend_from_slice(&(extra.len() as u16).to_le_bytes());
             central.extend_from_slice(&[0u8; 6]); // comment len, disk, internal attrs
             central.extend_from_slice(&[0u8; 4]); // external attrs
-            let stored_off = if zip64_offsets.is_some() { u32::MAX } else { off };
+            let stored_off = if zip64_offsets.is_some() {
+                u32::MAX
+            } else {
+                off
+            };
             central.extend_from_slice(&stored_off.to_le_bytes());
             central.extend_from_slice(name.as_bytes());
             central.extend_from_slice(&extra);
@@ -441,9 +461,14 @@ mod tests {
     #[test]
     fn well_formed_zip64_offsets_are_rewritten() {
         let z = make_zip(&[("a/data.pkl", b"\x80\x02N."), ("a/x", b"xyz")], Some(8));
-        let out = rewrite(&z, grow).unwrap().expect("valid zip64 archive rewrites");
+        let out = rewrite(&z, grow)
+            .unwrap()
+            .expect("valid zip64 archive rewrites");
         let members = pickle_members(&out).expect("output parses");
-        assert_eq!(members, vec![("a/data.pkl".to_string(), b"\x80\x02N.more bytes".to_vec())]);
+        assert_eq!(
+            members,
+            vec![("a/data.pkl".to_string(), b"\x80\x02N.more bytes".to_vec())]
+        );
     }
 
     /// Regression: a zip64 extra field too short for the local offset it must hold made the
@@ -452,14 +477,19 @@ mod tests {
     fn short_zip64_extra_field_is_an_error_not_a_panic() {
         for len in [0u16, 4] {
             let z = make_zip(&[("a/data.pkl", b"\x80\x02N.")], Some(len));
-            let err = rewrite(&z, grow).unwrap().expect_err("short zip64 field refused");
+            let err = rewrite(&z, grow)
+                .unwrap()
+                .expect_err("short zip64 field refused");
             assert!(err.contains("zip64 extra field too short"), "{err}");
-            assert!(err.starts_with("byte "), "error names its byte offset: {err}");
+            assert!(
+                err.starts_with("byte "),
+                "error names its byte offset: {err}"
+            );
         }
     }
 
     /// Every single-byte corruption of a small zip64 archive parses or fails cleanly; none
-    /// panics in `pickle_members` or `rewrite`.
+    /// panics in `pickle_members` or `rewrite`, and every error names a byte offset.
     #[test]
     fn corrupted_archives_never_panic() {
         let z = make_zip(&[("a/data.pkl", b"\x80\x02N."), ("b.pkl", b"N.")], Some(8));
@@ -467,13 +497,24 @@ mod tests {
             for v in [0x00u8, 0x01, 0x08, 0x40, 0x7f, 0x80, 0xfe, 0xff] {
                 let mut m = z.clone();
                 m[i] = v;
-                let _ = pickle_members(&m);
-                let _ = rewrite(&m, grow);
+                for err in [pickle_members(&m).err(), rewrite(&m, grow).unwrap().err()]
+                    .into_iter()
+                    .flatten()
+                {
+                    assert!(err.starts_with("byte "), "no offset in {err:?}");
+                }
             }
         }
         for cut in 0..z.len() {
-            let _ = pickle_members(&z[..cut]);
-            let _ = rewrite(&z[..cut], grow);
+            for err in [
+                pickle_members(&z[..cut]).err(),
+                rewrite(&z[..cut], grow).unwrap().err(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                assert!(err.starts_with("byte "), "no offset in {err:?}");
+            }
         }
     }
 }
