@@ -607,7 +607,7 @@ pub fn process_file(src: &Path, dest: &Path, name: &str, catalog: &Catalog) -> F
                         f.reports.push(report);
                         return f;
                     }
-                    let packed = match compress(kind, &out) {
+                    let packed = match compress_like(kind, &data, &out) {
                         Ok(p) => p,
                         Err(e) => return io_err(e),
                     };
@@ -780,16 +780,17 @@ pub fn decompress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
         Kind::Bzip2 => {
             std::io::copy(&mut bzip2::read::MultiBzDecoder::new(&mut input), &mut sink).map(drop)
         }
-        Kind::Xz => lzma_rs::xz_decompress(&mut std::io::BufReader::new(&mut input), &mut sink)
-            .map_err(|e| match e {
-                lzma_rs::error::Error::IoError(e) => e,
-                lzma_rs::error::Error::HeaderTooShort(_) => {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, "xz header truncated")
-                }
-                lzma_rs::error::Error::LzmaError(m) | lzma_rs::error::Error::XzError(m) => {
-                    std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_lowercase())
-                }
-            }),
+        Kind::Xz => {
+            // Concatenated .xz streams are read to the end, as `xz -d` does.
+            let stream =
+                xz2::stream::Stream::new_stream_decoder(u64::MAX, xz2::stream::CONCATENATED)
+                    .map_err(std::io::Error::other)?;
+            std::io::copy(
+                &mut xz2::read::XzDecoder::new_stream(std::io::BufReader::new(&mut input), stream),
+                &mut sink,
+            )
+            .map(drop)
+        }
         _ => sink.write_all(data),
     };
     match result {
@@ -801,23 +802,44 @@ pub fn decompress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// Compress with the same format.
-pub fn compress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
+/// Compress with the same format, close to what the original's compressor did: gzip keeps the
+/// level its header's XFL byte records (9 for "best", 1 for "fastest", else 6), xz keeps the
+/// integrity check type of the original stream header and uses `xz`'s default preset (6).
+pub fn compress_like(kind: Kind, original: &[u8], data: &[u8]) -> std::io::Result<Vec<u8>> {
     match kind {
         Kind::Gzip => {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            let level = match original.get(8) {
+                Some(2) => flate2::Compression::best(),
+                Some(4) => flate2::Compression::fast(),
+                _ => flate2::Compression::default(),
+            };
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), level);
             e.write_all(data)?;
             e.finish()
         }
         Kind::Bzip2 => {
-            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
+            // The block size digit of `BZh1`..`BZh9` is the level bzip2 was run with.
+            let level = original
+                .get(3)
+                .copied()
+                .filter(|b| (b'1'..=b'9').contains(b))
+                .map_or(9, |b| u32::from(b - b'0'));
+            let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::new(level));
             e.write_all(data)?;
             e.finish()
         }
         Kind::Xz => {
-            let mut out = Vec::new();
-            lzma_rs::xz_compress(&mut std::io::BufReader::new(data), &mut out)?;
-            Ok(out)
+            let check = match original.get(7).map(|b| b & 0x0f) {
+                Some(0x00) => xz2::stream::Check::None,
+                Some(0x01) => xz2::stream::Check::Crc32,
+                Some(0x0a) => xz2::stream::Check::Sha256,
+                _ => xz2::stream::Check::Crc64,
+            };
+            let stream =
+                xz2::stream::Stream::new_easy_encoder(6, check).map_err(std::io::Error::other)?;
+            let mut e = xz2::write::XzEncoder::new_stream(Vec::new(), stream);
+            e.write_all(data)?;
+            e.finish()
         }
         _ => Ok(data.to_vec()),
     }
