@@ -1,5 +1,7 @@
 //! Batch mode over corpus/models (built by corpus/models/make_models.py).
 
+mod common;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -521,26 +523,22 @@ fn compressed_outputs_stay_compressed_like_the_original() {
     let tmp = tempfile::tempdir().unwrap();
     // A pickle that needs converting (a cloudpickle `subimport` call, written with the
     // standard library through a stand-in module) around ~4 MB of compressible text.
-    let script = r#"
-import bz2, gzip, lzma, pickle, random, sys, types
-m = types.ModuleType("cloudpickle.cloudpickle")
-def subimport(name): raise AssertionError
-subimport.__module__ = "cloudpickle.cloudpickle"
-m.subimport = subimport
-sys.modules["cloudpickle"] = types.ModuleType("cloudpickle")
-sys.modules["cloudpickle.cloudpickle"] = m
-class R:
-    def __reduce__(self): return (subimport, ("os",))
+    let script = format!(
+        "{}{}",
+        common::STAND_IN_CLOUDPICKLE,
+        r#"
+import bz2, gzip, lzma, random
 rng = random.Random(7)
 rows = [("row %d" % i, rng.random(), rng.choice(["a", "bb", "ccc"])) for i in range(120000)]
-raw = pickle.dumps([R(), rows], protocol=4)
+raw = pickle.dumps([R("os"), rows], protocol=4)
 d = sys.argv[1]
 open(d + "/m.pkl.xz", "wb").write(lzma.compress(raw, preset=3, check=lzma.CHECK_CRC32))
 open(d + "/m.pkl.gz", "wb").write(gzip.compress(raw, compresslevel=9))
 open(d + "/m.pkl.bz2", "wb").write(bz2.compress(raw, 9))
-"#;
+"#
+    );
     let st = std::process::Command::new("python3")
-        .args(["-I", "-S", "-c", script])
+        .args(["-I", "-S", "-c", &script])
         .arg(tmp.path())
         .status()
         .expect("python3");

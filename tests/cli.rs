@@ -1,5 +1,7 @@
 //! The command line: single files, stdin/stdout, check, inspect, hostile inputs.
 
+mod common;
+
 use assert_cmd::Command;
 use std::path::{Path, PathBuf};
 
@@ -420,23 +422,17 @@ fn sigkill_during_in_place_leaves_no_temporary_file() {
     // A pickle that needs converting (one cloudpickle `subimport` call) after 48 MB of data,
     // made with the standard library only: a stand-in module object registered as
     // `cloudpickle.cloudpickle` lets pickle write the helper's name.
-    let script = r#"
-import pickle, sys, types
-m = types.ModuleType("cloudpickle.cloudpickle")
-def subimport(name): raise AssertionError
-subimport.__module__ = "cloudpickle.cloudpickle"
-m.subimport = subimport
-sys.modules["cloudpickle"] = types.ModuleType("cloudpickle")
-sys.modules["cloudpickle.cloudpickle"] = m
-class R:
-    def __init__(self, name): self.name = name
-    def __reduce__(self): return (subimport, (self.name,))
+    let script = format!(
+        "{}{}",
+        common::STAND_IN_CLOUDPICKLE,
+        r#"
 data = [bytes([i]) * (1 << 20) for i in range(48)]
 with open(sys.argv[1], "wb") as f:
     pickle.dump([R("os")] + data + [R("sys")], f, protocol=4)
-"#;
+"#
+    );
     let st = std::process::Command::new("python3")
-        .args(["-I", "-S", "-c", script])
+        .args(["-I", "-S", "-c", &script])
         .arg(&pristine)
         .status()
         .expect("python3");

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 /// The interpreter for a `3.X` minor version, if this machine has one (pyenv first, then PATH).
+#[allow(dead_code)] // not every test crate that includes this module uses it
 pub fn interpreter(minor: &str) -> Option<PathBuf> {
     let mut candidates = Vec::new();
     if let Ok(out) = Command::new("pyenv").arg("root").output() {
@@ -38,3 +39,21 @@ pub fn interpreter(minor: &str) -> Option<PathBuf> {
             .unwrap_or(false)
     })
 }
+
+/// Python source that lets the standard library write a pickle needing conversion, without
+/// cloudpickle: a stand-in module registered as `cloudpickle.cloudpickle` with a `subimport`
+/// function, so `pickle` names the helper; `R("os")` pickles as `subimport("os")`. The tests
+/// append their own body (data around the `R` calls) to it.
+#[allow(dead_code)]
+pub const STAND_IN_CLOUDPICKLE: &str = r#"
+import pickle, sys, types
+m = types.ModuleType("cloudpickle.cloudpickle")
+def subimport(name): raise AssertionError
+subimport.__module__ = "cloudpickle.cloudpickle"
+m.subimport = subimport
+sys.modules["cloudpickle"] = types.ModuleType("cloudpickle")
+sys.modules["cloudpickle.cloudpickle"] = m
+class R:
+    def __init__(self, name): self.name = name
+    def __reduce__(self): return (subimport, (self.name,))
+"#;
