@@ -11,6 +11,7 @@ pub mod zip;
 
 pub use sniff::{has_joblib_marker, looks_like_pickle, pickle_extension, sniff, Kind};
 
+pub use depickle_core::SkipReason;
 use depickle_core::{ConvertError, Report};
 use depickle_recipes::Catalog;
 use rayon::prelude::*;
@@ -77,66 +78,6 @@ impl Status {
             Status::Error => 3,
             Status::NotAPickle => 4,
             _ => 0,
-        }
-    }
-}
-
-/// Why an entry of the tree was skipped: only regular files are converted, and reading a
-/// FIFO or device could block or never end.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum SkipReason {
-    /// A symbolic link (never followed).
-    Symlink,
-    /// A named pipe.
-    Fifo,
-    /// A Unix domain socket.
-    Socket,
-    /// A character device.
-    CharDevice,
-    /// A block device.
-    BlockDevice,
-    /// Any other non-regular file type.
-    Special,
-}
-
-impl SkipReason {
-    /// Why an entry of this file type is not processed, or `None` for regular files and
-    /// directories.
-    pub fn of(ft: &std::fs::FileType) -> Option<SkipReason> {
-        if ft.is_symlink() {
-            return Some(SkipReason::Symlink);
-        }
-        if ft.is_file() || ft.is_dir() {
-            return None;
-        }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::FileTypeExt;
-            if ft.is_fifo() {
-                return Some(SkipReason::Fifo);
-            }
-            if ft.is_socket() {
-                return Some(SkipReason::Socket);
-            }
-            if ft.is_char_device() {
-                return Some(SkipReason::CharDevice);
-            }
-            if ft.is_block_device() {
-                return Some(SkipReason::BlockDevice);
-            }
-        }
-        Some(SkipReason::Special)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SkipReason::Symlink => "symlink",
-            SkipReason::Fifo => "fifo",
-            SkipReason::Socket => "socket",
-            SkipReason::CharDevice => "char-device",
-            SkipReason::BlockDevice => "block-device",
-            SkipReason::Special => "special",
         }
     }
 }
@@ -566,7 +507,7 @@ pub fn process_file(src: &Path, dest: &Path, name: &str, catalog: &Catalog) -> F
                         name,
                         container,
                         Status::NotAPickle,
-                        format!("corrupt {container} stream: {e}"),
+                        format!("cannot inflate the {container} stream: {e}"),
                     )
                 }
             };

@@ -346,30 +346,87 @@ pub fn map_file(path: &Path) -> Result<Input, ConvertError> {
     Ok(Input::Mapped(map))
 }
 
-/// What a path is when it is neither a regular file nor a pipe (which depickle reads), or `None`.
-pub fn not_a_stream(ft: &std::fs::FileType) -> Option<&'static str> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if ft.is_char_device() {
-            return Some("character device");
+/// Why an entry of the tree was skipped: only regular files are converted, and reading a
+/// FIFO or device could block or never end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SkipReason {
+    /// A symbolic link (never followed).
+    Symlink,
+    /// A named pipe.
+    Fifo,
+    /// A Unix domain socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+    /// Any other non-regular file type.
+    Special,
+}
+
+impl SkipReason {
+    /// Why an entry of this file type is not processed, or `None` for regular files and
+    /// directories.
+    pub fn of(ft: &std::fs::FileType) -> Option<SkipReason> {
+        if ft.is_symlink() {
+            return Some(SkipReason::Symlink);
         }
-        if ft.is_block_device() {
-            return Some("block device");
-        }
-        if ft.is_socket() {
-            return Some("socket");
-        }
-        if ft.is_fifo() {
+        if ft.is_file() || ft.is_dir() {
             return None;
         }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::FileTypeExt;
+            if ft.is_fifo() {
+                return Some(SkipReason::Fifo);
+            }
+            if ft.is_socket() {
+                return Some(SkipReason::Socket);
+            }
+            if ft.is_char_device() {
+                return Some(SkipReason::CharDevice);
+            }
+            if ft.is_block_device() {
+                return Some(SkipReason::BlockDevice);
+            }
+        }
+        Some(SkipReason::Special)
     }
+
+    /// The token used in reports (`--json`, the batch summary).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::Symlink => "symlink",
+            SkipReason::Fifo => "fifo",
+            SkipReason::Socket => "socket",
+            SkipReason::CharDevice => "char-device",
+            SkipReason::BlockDevice => "block-device",
+            SkipReason::Special => "special",
+        }
+    }
+
+    /// The file type in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SkipReason::Symlink => "symbolic link",
+            SkipReason::Fifo => "named pipe",
+            SkipReason::Socket => "socket",
+            SkipReason::CharDevice => "character device",
+            SkipReason::BlockDevice => "block device",
+            SkipReason::Special => "special file",
+        }
+    }
+}
+
+/// What a path is when it is neither a regular file nor a pipe (which depickle reads), or `None`.
+pub fn not_a_stream(ft: &std::fs::FileType) -> Option<&'static str> {
     if ft.is_dir() {
-        Some("directory")
-    } else if ft.is_file() {
-        None
-    } else {
-        Some("special file")
+        return Some("directory");
+    }
+    match SkipReason::of(ft) {
+        None | Some(SkipReason::Fifo) => None,
+        Some(other) => Some(other.describe()),
     }
 }
 
