@@ -569,3 +569,33 @@ open(d + "/m.pkl.bz2", "wb").write(bz2.compress(raw, 9))
     let out = std::fs::read(tmp.path().join("out-m.pkl.xz")).unwrap();
     assert_eq!(out[7], 0x01, "xz check type not kept");
 }
+
+/// A zip member (a torch checkpoint's `data.pkl`) inflates under the same limit as gzip/bz2/xz
+/// inputs: past `--max-inflated` it is an error naming the limit, not an allocation abort.
+#[test]
+fn zip_member_inflation_is_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = tmp.path().join("model.pt");
+    let st = std::process::Command::new("python3")
+        .args(["-I", "-S", "-c"])
+        .arg("import pickle, sys, zipfile\nz = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED)\nz.writestr('archive/data.pkl', pickle.dumps(bytes(8 << 20), 4))\nz.close()")
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = tmp.path().join("out.pt");
+    let o = depickle()
+        .arg(&src)
+        .arg("-o")
+        .arg(&out)
+        .args(["--max-inflated", "1M"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("limit of 1048576 bytes") && err.contains("--max-inflated"),
+        "{err}"
+    );
+    assert!(!out.exists());
+}

@@ -704,6 +704,17 @@ impl Write for CappedSink {
     }
 }
 
+/// Inflate a zip member's raw deflate data under the same limit and fallible allocation as
+/// [`decompress`] (a torch checkpoint's `data.pkl` can be a bomb too).
+pub(crate) fn inflate_deflate(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut sink = CappedSink {
+        out: Vec::new(),
+        limit: inflate_limit(raw.len()),
+    };
+    std::io::copy(&mut flate2::read::DeflateDecoder::new(raw), &mut sink)?;
+    Ok(sink.out)
+}
+
 /// Decompress a gzip, bzip2 or xz stream (multi-member streams are read to the end), up to the
 /// inflate limit. Errors name the position reached in the compressed input.
 pub fn decompress(kind: Kind, data: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -912,7 +923,11 @@ fn check_file(path: &Path, explicit: bool) -> Vec<CheckResult> {
             }
             Ok(_) if !candidate => Vec::new(),
             Ok(_) => vec![res(cname, "error: no pickle inside".into(), 4)],
-            Err(e) if candidate => vec![res(cname, format!("error: corrupt stream: {e}"), 4)],
+            Err(e) if candidate => vec![res(
+                cname,
+                format!("error: cannot inflate the stream: {e}"),
+                4,
+            )],
             Err(_) => Vec::new(),
         },
         Kind::Zip => match zip::pickle_members(&data) {

@@ -7,7 +7,7 @@
 //! by a multiple of 64 bytes: the following members (headers, padding and data) are then copied
 //! verbatim and stay aligned. Only offsets in the central directory and end records change.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 /// A parsed archive: where its parts are.
 struct Archive {
@@ -232,18 +232,8 @@ fn member_data(d: &[u8], e: &Entry) -> Result<(usize, Vec<u8>), ZipError> {
         .ok_or_else(|| format!("byte {start}: member {} data truncated", e.name))?;
     let data = match e.method {
         0 => raw.to_vec(),
-        8 => {
-            let mut v = Vec::new();
-            flate2::read::DeflateDecoder::new(raw)
-                .read_to_end(&mut v)
-                .map_err(|err| {
-                    format!(
-                        "byte {start}: member {}: corrupt deflate data: {err}",
-                        e.name
-                    )
-                })?;
-            v
-        }
+        8 => crate::inflate_deflate(raw)
+            .map_err(|err| format!("byte {start}: member {}: cannot inflate: {err}", e.name))?,
         m => {
             return Err(format!(
                 "byte {lo}: member {}: unsupported zip compression method {m}",
